@@ -1,0 +1,35 @@
+"""The `leadscore` command line.
+
+Each module listed in `_COMMAND_MODULES` defines `register(app)` and adds its
+commands to the one Typer application.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="leadscore",
+    help="Score med spa leads 1-100 for their likelihood to book.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_COMMAND_MODULES: tuple[str, ...] = (
+)
+
+
+def _register_commands() -> None:
+    for module_name in _COMMAND_MODULES:
+        importlib.import_module(module_name).register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Entry point of the `leadscore` console script."""
+    app()
