@@ -95,9 +95,8 @@ class Lead:
             raise ValueError("lead id must not be empty")
         if self.created_at is not None and self.created_at.tzinfo is None:
             raise ValueError(f"lead created_at must be timezone-aware, got {self.created_at!r}")
-        object.__setattr__(
-            self, "answers", MappingProxyType({k: _freeze_value(v) for k, v in self.answers.items()})
-        )
+        answers = {k: _freeze_value(v) for k, v in self.answers.items()}
+        object.__setattr__(self, "answers", MappingProxyType(answers))
         object.__setattr__(
             self,
             "attributes",
