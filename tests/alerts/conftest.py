@@ -1,0 +1,111 @@
+"""Fixtures for alert tests: a real SQLite store file, leads and scores, and a clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from connectors.base import Contact
+from jobs.alerts.settings import AlertSettings
+from jobs.alerts.tables import alert_deliveries, alerts
+from jobs.store.schema import metadata
+from scoring.lead import Activity, ActivityKind, Lead
+from scoring.result import Part, RuleHit, ScoreResult, Tier
+
+ACCOUNT = "hubspot:1234567"
+
+
+@dataclass(frozen=True)
+class ModelStub:
+    """The two model attributes alerts read: the threshold and the treatment question key."""
+
+    alert_threshold: int = 75
+    treatment_field: str = "treatment"
+
+
+def open_store_engine(path) -> sa.Engine:
+    """Open the state store file the way the worker does, or create the tables directly."""
+    try:
+        from jobs.store import Store  # the worker's store, once it exists
+    except ImportError:
+        engine = sa.create_engine(f"sqlite:///{path}")
+        metadata.create_all(engine)
+        return engine
+    store = Store.open(f"sqlite:///{path}")
+    return store.engine
+
+
+@pytest.fixture
+def engine(tmp_path):
+    engine = open_store_engine(tmp_path / "leadscore.db")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def model() -> ModelStub:
+    return ModelStub()
+
+
+def make_settings(**overrides) -> AlertSettings:
+    """Build settings from keyword arguments only, ignoring the environment and .env."""
+    values = {"channels": "webhook", "daily_cap": 0, "business_hours": ""} | overrides
+    return AlertSettings(_env_file=None, **values)
+
+
+def make_contact(contact_id: str = "101", **details) -> Contact:
+    inquired = datetime(2026, 3, 2, 14, 5, tzinfo=UTC)
+    lead = Lead(
+        id=contact_id,
+        created_at=inquired,
+        answers={"treatment": "Botox", "timeline": "This week"},
+        activities=(Activity(ActivityKind.FORM_SUBMISSION, last_at=inquired),),
+    )
+    values = {
+        "name": "Jane Doe",
+        "email": "jane.doe@example.com",
+        "phone": "+1 415 555 0134",
+        "record_url": f"https://app.hubspot.com/contacts/1234567/record/0-1/{contact_id}",
+        "owner_id": "77",
+    } | details
+    return Contact(lead=lead, **values)
+
+
+def make_score(score: int, contact_id: str = "101", tier: Tier | None = None,
+               disqualified_by: tuple[str, ...] = ()) -> ScoreResult:
+    if tier is None:
+        tier = Tier.HOT if score >= 80 else Tier.WARM if score >= 50 else Tier.COLD
+    hits = (
+        RuleHit("timeline", "Timeline", Part.INTENT, 30, 'timeline "This week"'),
+        RuleHit("budget", "Budget", Part.FIT, 20, 'budget "$1,000+"'),
+        RuleHit("pricing", "Pricing page", Part.INTENT, 10, "pricing page visit"),
+        RuleHit("email_open", "Email opens", Part.INTENT, 5, "2 email opens"),
+    )
+    return ScoreResult(
+        lead_id=contact_id, score=score, fit=60, intent=70, tier=tier, hits=hits,
+        disqualified_by=disqualified_by,
+    )
+
+
+class Clock:
+    """A frozen clock that moves only when a test advances it."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def advance(self, **delta) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+def alert_rows(engine: sa.Engine) -> list[sa.Row]:
+    with engine.connect() as conn:
+        return list(conn.execute(sa.select(alerts).order_by(alerts.c.id)))
+
+
+def delivery_rows(engine: sa.Engine) -> list[sa.Row]:
+    with engine.connect() as conn:
+        return list(conn.execute(sa.select(alert_deliveries).order_by(alert_deliveries.c.id)))
