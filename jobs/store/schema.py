@@ -72,6 +72,7 @@ sync_cursors = sa.Table(
     sa.Column("paused_until", UtcDateTime(), nullable=True),
     sa.Column("pause_reason", sa.Text, nullable=True),
     sa.Column("last_cycle_at", UtcDateTime(), nullable=True),
+    sa.Column("outcomes_cursor_at", UtcDateTime(), nullable=True),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
 )
 
@@ -92,6 +93,8 @@ leads = sa.Table(
     sa.Column("tier", sa.String(20), nullable=True),
     sa.Column("reasons", sa.Text, nullable=True),
     sa.Column("stage", sa.String(200), nullable=True),
+    # The tier the pipeline stage was last set for; a different tier moves the stage.
+    sa.Column("stage_tier", sa.String(20), nullable=True),
     sa.Column("model_version", sa.String(100), nullable=True),
     sa.Column("scored_at", UtcDateTime(), nullable=True),
     sa.Column("written_at", UtcDateTime(), nullable=True),

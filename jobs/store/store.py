@@ -52,6 +52,7 @@ class CursorState:
     paused_until: datetime | None = None
     pause_reason: str | None = None
     last_cycle_at: datetime | None = None
+    outcomes_cursor_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,7 @@ class StoredLead:
     tier: Tier | None = None
     reasons: str | None = None
     stage: str | None = None
+    stage_tier: Tier | None = None
     model_version: str | None = None
     scored_at: datetime | None = None
     written_at: datetime | None = None
@@ -256,6 +258,7 @@ class Store:
             paused_until=row.paused_until,
             pause_reason=row.pause_reason,
             last_cycle_at=row.last_cycle_at,
+            outcomes_cursor_at=row.outcomes_cursor_at,
         )
 
     def set_cursor(
@@ -287,6 +290,16 @@ class Store:
             keys=("account",),
         )
 
+    def set_outcomes_cursor(
+        self, conn: sa.Connection, account: str, cursor_at: datetime, *, now: datetime
+    ) -> None:
+        self._upsert(
+            conn,
+            schema.sync_cursors,
+            {"account": account, "outcomes_cursor_at": cursor_at, "updated_at": now},
+            keys=("account",),
+        )
+
     # -- leads --------------------------------------------------------------
 
     def _stored_lead(self, row: sa.Row) -> StoredLead:
@@ -303,6 +316,7 @@ class Store:
             tier=Tier(row.tier) if row.tier else None,
             reasons=row.reasons,
             stage=row.stage,
+            stage_tier=Tier(row.stage_tier) if row.stage_tier else None,
             model_version=row.model_version,
             scored_at=row.scored_at,
             written_at=row.written_at,
@@ -422,15 +436,17 @@ class Store:
         conn: sa.Connection,
         account: str,
         contact_id: str,
-        stage: str | None,
         *,
+        stage: str | None,
+        tier: Tier,
         now: datetime,
     ) -> None:
+        """Record the pipeline stage the lead is in and the tier it was set for."""
         table = schema.leads
         conn.execute(
             sa.update(table)
             .where(table.c.account == account, table.c.contact_id == contact_id)
-            .values(stage=stage, updated_at=now)
+            .values(stage=stage, stage_tier=tier.value, updated_at=now)
         )
 
     # -- score history -----------------------------------------------------
@@ -461,6 +477,27 @@ class Store:
                 trigger=trigger,
             )
         )
+
+    def latest_results(
+        self, conn: sa.Connection, account: str, contact_ids: Iterable[str]
+    ) -> dict[str, ScoreResult]:
+        """Return the newest history entry's result for each of `contact_ids` that has one."""
+        table = schema.score_history
+        ids = list(dict.fromkeys(contact_ids))
+        latest: dict[str, ScoreResult] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            newest = (
+                sa.select(sa.func.max(table.c.id))
+                .where(table.c.account == account, table.c.contact_id.in_(chunk))
+                .group_by(table.c.contact_id)
+            )
+            rows = conn.execute(
+                sa.select(table.c.contact_id, table.c.result).where(table.c.id.in_(newest))
+            )
+            for row in rows:
+                latest[row.contact_id] = ScoreResult.from_dict(row.result)
+        return latest
 
     def history(
         self, conn: sa.Connection, account: str, contact_id: str, *, limit: int | None = None
