@@ -109,3 +109,21 @@ def alert_rows(engine: sa.Engine) -> list[sa.Row]:
 def delivery_rows(engine: sa.Engine) -> list[sa.Row]:
     with engine.connect() as conn:
         return list(conn.execute(sa.select(alert_deliveries).order_by(alert_deliveries.c.id)))
+
+
+@pytest.fixture
+def receiver():
+    from tests.alerts.servers import start_webhook_receiver, stop_webhook_receiver
+
+    server = start_webhook_receiver()
+    yield server
+    stop_webhook_receiver(server)
+
+
+@pytest.fixture
+def smtp_server():
+    from tests.alerts.servers import start_smtp_server
+
+    server = start_smtp_server(username="frontdesk", password="correct-horse")
+    yield server
+    server.controller.stop()

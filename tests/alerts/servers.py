@@ -1,0 +1,145 @@
+"""Real servers on 127.0.0.1 for alert tests: an HTTP webhook receiver and an SMTP server."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import warnings
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+@dataclass
+class ReceivedRequest:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+@dataclass
+class WebhookReceiver:
+    """Records every POST; answers `fail_status` to the first `failures_left` requests."""
+
+    server: ThreadingHTTPServer
+    requests: list[ReceivedRequest] = field(default_factory=list)
+    failures_left: int = 0
+    fail_status: int = 503
+    # Idempotency keys already answered with 200, like a receiver that deduplicates.
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}/hooks/T000/B000/secret-path"
+
+    def fail_next(self, count: int, status: int = 503) -> None:
+        with self.lock:
+            self.failures_left = count
+            self.fail_status = status
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[ReceivedRequest]:
+        """Wait until at least `count` requests arrived (for requests from other processes)."""
+        deadline = threading.Event()
+        waited = 0.0
+        while waited < timeout:
+            with self.lock:
+                if len(self.requests) >= count:
+                    return list(self.requests)
+            deadline.wait(0.02)
+            waited += 0.02
+        with self.lock:
+            return list(self.requests)
+
+
+def start_webhook_receiver() -> WebhookReceiver:
+    receiver: WebhookReceiver
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            with receiver.lock:
+                receiver.requests.append(
+                    ReceivedRequest(self.path, {k: v for k, v in self.headers.items()}, body)
+                )
+                failing = receiver.failures_left > 0
+                if failing:
+                    receiver.failures_left -= 1
+                status = receiver.fail_status if failing else 200
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    receiver = WebhookReceiver(server)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return receiver
+
+
+def stop_webhook_receiver(receiver: WebhookReceiver) -> None:
+    receiver.server.shutdown()
+    receiver.server.server_close()
+
+
+class RecordingHandler:
+    """aiosmtpd handler that keeps every message it accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 Message accepted for delivery"
+
+
+@dataclass
+class SmtpServer:
+    controller: Controller
+    handler: RecordingHandler
+    port: int
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_smtp_server(username: str | None = None, password: str | None = None) -> SmtpServer:
+    """Start an SMTP server on 127.0.0.1; with a username it requires AUTH LOGIN/PLAIN."""
+    handler = RecordingHandler()
+
+    def authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        ok = auth_data.login.decode() == username and auth_data.password.decode() == password
+        # handled=False makes aiosmtpd answer the client with 535 on a failure.
+        return AuthResult(success=ok, handled=False)
+
+    port = free_port()
+    options: dict = {}
+    if username is not None:
+        options = {
+            "authenticator": authenticate,
+            "auth_required": True,
+            "auth_require_tls": False,
+        }
+    with warnings.catch_warnings():
+        # aiosmtpd warns that AUTH without TLS is unsafe; this server is loopback-only.
+        warnings.simplefilter("ignore", UserWarning)
+        controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
+        controller.start()
+    return SmtpServer(controller, handler, port)
