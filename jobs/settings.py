@@ -1,0 +1,391 @@
+"""Settings of the worker, from `LEADSCORE_*` environment variables and `.env`.
+
+One deployment serves one CRM account from plain variables
+(`LEADSCORE_CRM=hubspot`, `LEADSCORE_HUBSPOT_TOKEN`, …) or several accounts
+listed in a TOML accounts file (`LEADSCORE_ACCOUNTS_FILE`). The accounts file
+names the environment variable of each secret (`token_env = "HUBSPOT_TOKEN_SPA2"`)
+so no secret is ever written into it:
+
+    [[accounts]]
+    crm = "hubspot"
+    id = "20240611"
+    name = "Glow Med Spa Austin"
+    model = "models/austin.toml"
+    token_env = "HUBSPOT_TOKEN_AUSTIN"
+
+    [accounts.pipeline]
+    pipeline_id = "default"
+    hot = "appointmentscheduled"
+    warm = "qualifiedtobuy"
+    cold = "presentationscheduled"
+
+    [accounts.options]               # passed to the connector's config class
+    write_batch_size = 100
+    refresh_token_env = "GHL_REFRESH_SPA2"   # `*_env` keys are read from the environment
+
+Nothing reads the environment at import time: build `Settings()` when a
+command starts, or pass values as keyword arguments in tests.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CrmName = Literal["hubspot", "gohighlevel"]
+
+HUBSPOT_BASE_URL = "https://api.hubapi.com"
+GOHIGHLEVEL_BASE_URL = "https://services.leadconnectorhq.com"
+DEFAULT_BASE_URLS: dict[str, str] = {
+    "hubspot": HUBSPOT_BASE_URL,
+    "gohighlevel": GOHIGHLEVEL_BASE_URL,
+}
+
+# Option keys ending in this suffix name an environment variable holding the value.
+SECRET_ENV_SUFFIX = "_env"
+
+
+class SettingsError(ValueError):
+    """Settings or the accounts file are invalid; the message names the value and the fix."""
+
+
+def _alert_settings() -> Any:
+    # The alerts package may be absent from a trimmed install; then alerts are off.
+    try:
+        from jobs.alerts.settings import AlertSettings
+    except ModuleNotFoundError:
+        return None
+    return AlertSettings()
+
+
+def _webhook_settings() -> Any:
+    try:
+        from jobs.webhooks.settings import WebhookSettings
+    except ModuleNotFoundError:
+        return None
+    return WebhookSettings()
+
+
+class PipelineSettings(BaseModel):
+    """Which pipeline the worker moves leads in, and the stage of each tier."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    pipeline_id: str | None = Field(default=None, description="CRM pipeline id; empty: no moves.")
+    hot: str | None = Field(default=None, description="Stage id for hot leads.")
+    warm: str | None = Field(default=None, description="Stage id for warm leads.")
+    cold: str | None = Field(default=None, description="Stage id for cold leads.")
+    disqualified: str | None = Field(
+        default=None, description="Stage id for disqualified leads; empty leaves them in place."
+    )
+
+    def stage_for(self, tier: str) -> str | None:
+        return getattr(self, tier, None)
+
+
+class AccountSettings(BaseModel):
+    """One CRM account the worker keeps in sync, with its secret already resolved."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    crm: CrmName = Field(description="Which CRM: hubspot or gohighlevel.")
+    id: str = Field(min_length=1, description="HubSpot portal id or GoHighLevel location id.")
+    name: str | None = Field(default=None, description="A label for logs and alerts.")
+    model: Path | None = Field(
+        default=None, description="Scoring model TOML file; empty uses the built-in model."
+    )
+    token: SecretStr | None = Field(
+        default=None, description="Private app or private integration token."
+    )
+    token_env: str | None = Field(
+        default=None, description="Environment variable that holds the token (accounts file)."
+    )
+    base_url: str | None = Field(default=None, description="CRM API base URL override.")
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Extra connector settings, passed to its config class."
+    )
+    enabled: bool = Field(default=True, description="False skips the account in every job.")
+
+    @property
+    def key(self) -> str:
+        """Return the account key the store uses: `"<crm>:<id>"`."""
+        return f"{self.crm}:{self.id}"
+
+    @property
+    def label(self) -> str:
+        return self.name or self.key
+
+    @property
+    def api_base_url(self) -> str:
+        return (self.base_url or DEFAULT_BASE_URLS[self.crm]).rstrip("/")
+
+
+class Settings(BaseSettings):
+    """Every setting of the worker; see `.env.example` for each variable."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LEADSCORE_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    # -- the account(s) ------------------------------------------------------
+    crm: CrmName | None = Field(
+        default=None,
+        description="CRM of the single account configured from variables: hubspot or gohighlevel.",
+    )
+    account_id: str | None = Field(
+        default=None,
+        description="HubSpot portal id or GoHighLevel location id of the single account.",
+    )
+    account_name: str | None = Field(
+        default=None, description="A label for the single account in logs and alerts."
+    )
+    hubspot_token: SecretStr | None = Field(
+        default=None, description="HubSpot private app access token (pat-...)."
+    )
+    ghl_token: SecretStr | None = Field(
+        default=None, description="GoHighLevel private integration token (pit-...)."
+    )
+    crm_base_url: str | None = Field(
+        default=None,
+        description=(
+            "CRM API base URL; empty uses https://api.hubapi.com for HubSpot and "
+            "https://services.leadconnectorhq.com for GoHighLevel."
+        ),
+    )
+    model_file: Path | None = Field(
+        default=None, description="Scoring model TOML file; empty uses the built-in model."
+    )
+    pipeline_id: str | None = Field(
+        default=None, description="Pipeline to move leads in; empty disables stage moves."
+    )
+    hot_stage: str | None = Field(default=None, description="Pipeline stage id for hot leads.")
+    warm_stage: str | None = Field(default=None, description="Pipeline stage id for warm leads.")
+    cold_stage: str | None = Field(default=None, description="Pipeline stage id for cold leads.")
+    accounts_file: Path | None = Field(
+        default=None,
+        description="TOML file listing several accounts; when set, the single-account "
+        "variables above are ignored.",
+    )
+
+    # -- state store -----------------------------------------------------------
+    database_url: str = Field(
+        default="sqlite:///leadscore.db",
+        description=(
+            "SQLAlchemy URL of the state store: sqlite:///path/to/file.db (created with mode "
+            "0600) or postgresql://user:password@host/dbname."
+        ),
+    )
+
+    # -- schedule -------------------------------------------------------------
+    sync_interval_seconds: int = Field(
+        default=60, ge=5, description="Seconds between incremental sync cycles."
+    )
+    rescore_time: time = Field(
+        default=time(3, 0),
+        description="UTC time of day (HH:MM) of the nightly rescore of every stored lead.",
+    )
+    outbox_interval_seconds: int = Field(
+        default=30, ge=1, description="Seconds between alert outbox deliveries."
+    )
+    outcomes_interval_seconds: int = Field(
+        default=3600, ge=60, description="Seconds between pulls of booking outcomes."
+    )
+    webhook_drain_interval_seconds: int = Field(
+        default=5, ge=1, description="Seconds between runs that score contacts queued by webhooks."
+    )
+    misfire_grace_seconds: int = Field(
+        default=30,
+        ge=1,
+        description="A scheduled run later than this many seconds (busy or asleep) is skipped.",
+    )
+    write_batch_size: int = Field(
+        default=100, ge=1, le=100, description="Score writes per CRM batch call (100 at most)."
+    )
+    rate_limit_pause_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description=(
+            "A rate-limit wait longer than this pauses the account until the CRM's "
+            "Retry-After time instead of failing cycle after cycle."
+        ),
+    )
+
+    # -- health and logging ---------------------------------------------------
+    heartbeat_file: Path = Field(
+        default=Path("leadscore.heartbeat"),
+        description="File touched after each successful sync cycle; `leadscore health` reads it.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Lowest level that is logged."
+    )
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto",
+        description="auto: JSON lines when stderr is not a terminal, readable text otherwise.",
+    )
+
+    # -- other packages' settings ---------------------------------------------
+    alerts: Any = Field(
+        default_factory=_alert_settings,
+        description="Hot-lead alert settings (LEADSCORE_ALERT_* variables).",
+    )
+    webhooks: Any = Field(
+        default_factory=_webhook_settings,
+        description="Webhook receiver settings (LEADSCORE_WEBHOOK_* variables).",
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    def accounts(self, environ: Mapping[str, str] | None = None) -> list[AccountSettings]:
+        """Return the configured accounts with their secrets resolved.
+
+        `environ` defaults to `os.environ` and is read only for the `*_env`
+        names of the accounts file. Raises `SettingsError` naming the file,
+        account and variable when something is missing or invalid.
+        """
+        environ = os.environ if environ is None else environ
+        if self.accounts_file is not None:
+            return load_accounts_file(self.accounts_file, environ)
+        return [self._single_account()]
+
+    def account(
+        self, name: str | None, environ: Mapping[str, str] | None = None
+    ) -> AccountSettings:
+        """Return one account by key (`hubspot:123`), id or name; `None` needs exactly one."""
+        accounts = [account for account in self.accounts(environ) if account.enabled]
+        if name is None:
+            if len(accounts) == 1:
+                return accounts[0]
+            keys = ", ".join(account.key for account in accounts)
+            raise SettingsError(
+                f"{len(accounts)} accounts are configured ({keys}); choose one with --account"
+            )
+        for account in accounts:
+            if name in (account.key, account.id, account.name):
+                return account
+        keys = ", ".join(account.key for account in accounts) or "none"
+        raise SettingsError(f"account {name!r} not found; configured accounts: {keys}")
+
+    def _single_account(self) -> AccountSettings:
+        if self.crm is None:
+            raise SettingsError(
+                "no CRM account configured: set LEADSCORE_CRM (hubspot or gohighlevel), "
+                "LEADSCORE_ACCOUNT_ID and the token, or LEADSCORE_ACCOUNTS_FILE"
+            )
+        if not self.account_id:
+            what = "HubSpot portal id" if self.crm == "hubspot" else "GoHighLevel location id"
+            raise SettingsError(f"LEADSCORE_ACCOUNT_ID is missing: set it to the {what}")
+        token = self.hubspot_token if self.crm == "hubspot" else self.ghl_token
+        if token is None or not token.get_secret_value():
+            variable = "LEADSCORE_HUBSPOT_TOKEN" if self.crm == "hubspot" else "LEADSCORE_GHL_TOKEN"
+            raise SettingsError(f"{variable} is missing: set it to the account's API token")
+        return AccountSettings(
+            crm=self.crm,
+            id=self.account_id,
+            name=self.account_name,
+            model=self.model_file,
+            token=token,
+            base_url=self.crm_base_url,
+            pipeline=PipelineSettings(
+                pipeline_id=self.pipeline_id,
+                hot=self.hot_stage,
+                warm=self.warm_stage,
+                cold=self.cold_stage,
+            ),
+            options={"write_batch_size": self.write_batch_size},
+        )
+
+
+def load_accounts_file(path: Path, environ: Mapping[str, str]) -> list[AccountSettings]:
+    """Read the TOML accounts file; relative model paths are relative to the file."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise SettingsError(
+            f"accounts file {path} not found: fix LEADSCORE_ACCOUNTS_FILE or create the file"
+        ) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"accounts file {path} is not valid TOML: {exc}") from exc
+
+    entries = data.get("accounts")
+    if not isinstance(entries, list) or not entries:
+        raise SettingsError(f"accounts file {path} has no [[accounts]] entries")
+
+    accounts: list[AccountSettings] = []
+    seen: set[str] = set()
+    for position, entry in enumerate(entries, start=1):
+        where = f"accounts file {path}, account #{position}"
+        if not isinstance(entry, dict):
+            raise SettingsError(f"{where} is not a table")
+        if "token" in entry:
+            raise SettingsError(
+                f"{where}: remove `token` from the file and set `token_env` to the name of an "
+                "environment variable that holds it"
+            )
+        try:
+            account = AccountSettings.model_validate(entry)
+        except ValidationError as exc:
+            raise SettingsError(f"{where} is invalid: {_validation_summary(exc)}") from exc
+        where = f"accounts file {path}, account {account.key}"
+        if account.key in seen:
+            raise SettingsError(f"{where} is listed twice")
+        seen.add(account.key)
+
+        if not account.token_env:
+            raise SettingsError(f"{where}: `token_env` is missing (the token's variable name)")
+        token = environ.get(account.token_env)
+        if not token:
+            raise SettingsError(
+                f"{where}: environment variable {account.token_env} is not set or empty"
+            )
+        options = _resolve_secret_options(account.options, environ, where)
+        model = account.model
+        if model is not None and not model.is_absolute():
+            model = path.parent / model
+        accounts.append(
+            account.model_copy(
+                update={"token": SecretStr(token), "options": options, "model": model}
+            )
+        )
+    return accounts
+
+
+def _resolve_secret_options(
+    options: Mapping[str, Any], environ: Mapping[str, str], where: str
+) -> dict[str, Any]:
+    resolved: dict[str, Any] = {}
+    for key, value in options.items():
+        if key.endswith(SECRET_ENV_SUFFIX) and isinstance(value, str):
+            name = key.removesuffix(SECRET_ENV_SUFFIX)
+            secret = environ.get(value)
+            if not secret:
+                raise SettingsError(
+                    f"{where}: option {key} names environment variable {value}, "
+                    "which is not set or empty"
+                )
+            resolved[name] = SecretStr(secret)
+        else:
+            resolved[key] = value
+    return resolved
+
+
+def _validation_summary(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        location = ".".join(str(item) for item in error["loc"]) or "(entry)"
+        parts.append(f"{location}: {error['msg']}")
+    return "; ".join(parts)
