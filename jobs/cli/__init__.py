@@ -19,6 +19,7 @@ app = typer.Typer(
 )
 
 _COMMAND_MODULES: tuple[str, ...] = (
+    "jobs.cli.score",
 )
 
 
