@@ -757,14 +757,11 @@ def check_no_post_outcome_reads(mapping: FieldMapping, extra_columns: Iterable[s
 
 
 def _mapping_sources(mapping: FieldMapping) -> Iterable[tuple[str, Sequence[str]]]:
-    for name in (
-        "id",
-        "created_at",
-        "tags",
-        "do_not_contact",
-        "unsubscribed",
-    ):
-        yield f"mapping.{name}", getattr(mapping, name)
+    # Built-in default names are skipped: readers never read a post-outcome
+    # column through them, so only names the model file sets count as reads.
+    for name in ("id", "created_at", "tags", "do_not_contact", "unsubscribed"):
+        if name in mapping.model_fields_set:
+            yield f"mapping.{name}", getattr(mapping, name)
     for key, names in mapping.answers.items():
         yield f"mapping.answers.{key}", names
     for key, names in mapping.attributes.items():
