@@ -25,13 +25,17 @@ class ReceivedRequest:
 
 @dataclass
 class WebhookReceiver:
-    """Records every POST; answers `fail_status` to the first `failures_left` requests."""
+    """Records every POST; answers `fail_status` to the first `failures_left` requests.
+
+    A request with an `Idempotency-Key` header creates a task, like a CRM's
+    task endpoint: the same key returns the task created first.
+    """
 
     server: ThreadingHTTPServer
     requests: list[ReceivedRequest] = field(default_factory=list)
+    tasks: dict[str, str] = field(default_factory=dict)
     failures_left: int = 0
     fail_status: int = 503
-    # Idempotency keys already answered with 200, like a receiver that deduplicates.
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -73,11 +77,16 @@ def start_webhook_receiver() -> WebhookReceiver:
                 if failing:
                     receiver.failures_left -= 1
                 status = receiver.fail_status if failing else 200
+                reply = b"ok"
+                key = self.headers.get("Idempotency-Key")
+                if key and not failing:
+                    task_id = receiver.tasks.setdefault(key, f"task-{len(receiver.tasks) + 1}")
+                    reply = task_id.encode()
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", "2")
+            self.send_header("Content-Length", str(len(reply)))
             self.end_headers()
-            self.wfile.write(b"ok")
+            self.wfile.write(reply)
 
         def log_message(self, *args: object) -> None:
             return
