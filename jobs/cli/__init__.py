@@ -20,6 +20,7 @@ app = typer.Typer(
 
 _COMMAND_MODULES: tuple[str, ...] = (
     "jobs.cli.score",
+    "jobs.cli.model",
 )
 
 
