@@ -21,6 +21,7 @@ app = typer.Typer(
 _COMMAND_MODULES: tuple[str, ...] = (
     "jobs.cli.score",
     "jobs.cli.model",
+    "jobs.cli.alerts",
 )
 
 
