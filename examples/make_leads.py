@@ -45,6 +45,7 @@ HEADER = (
     "Budget",
     "Have you had this treatment before?",
     "How many sessions are you considering?",
+    "Age Range",
     "Lead Source",
     "Marketing emails delivered",
     "Marketing emails opened",
@@ -53,6 +54,7 @@ HEADER = (
     "Last marketing email click date",
     "Number of Pageviews",
     "Last Page Seen",
+    "Time Last Seen",
     "Number of Form Submissions",
     "Recent Sales Email Replied Date",
     "Unsubscribed",
@@ -117,6 +119,7 @@ COMMITMENT = (
     "Try one session first", "3 sessions (recommended)", "6 sessions (optimal)",
     "Need guidance", "",
 )  # fmt: skip
+AGE_RANGES = ("18-25", "26-35", "26-35", "36-45", "36-45", "46+", "")
 SOURCES = (
     "Facebook Lead Ad", "Instagram", "Google Ads", "Website Form", "Referral", "Walk-in",
     "TikTok",
@@ -217,6 +220,9 @@ def _lead_row(rng: random.Random, index: int) -> dict[str, str]:
         last_open = EXPORTED_AT - timedelta(hours=rng.randrange(1, 48))
     last_click = last_open - timedelta(minutes=rng.randrange(1, 90)) if clicked else None
     pageviews = int(readiness * 14 * rng.random())
+    last_seen = EXPORTED_AT - timedelta(hours=rng.randrange(1, 24 * 45)) if pageviews else None
+    if last_seen is not None and last_seen < created:
+        last_seen = created + timedelta(minutes=rng.randrange(1, 120))
     replied = rng.random() < readiness * 0.35
     replied_at = (
         min(EXPORTED_AT, created + timedelta(hours=rng.randrange(1, 24 * 10))) if replied else None
@@ -239,6 +245,7 @@ def _lead_row(rng: random.Random, index: int) -> dict[str, str]:
         "Budget": budget,
         "Have you had this treatment before?": _pick(rng, PRIOR_TREATMENT),
         "How many sessions are you considering?": _pick(rng, COMMITMENT),
+        "Age Range": _pick(rng, AGE_RANGES),
         "Lead Source": _pick(rng, SOURCES),
         "Marketing emails delivered": str(delivered),
         "Marketing emails opened": str(opened),
@@ -247,6 +254,7 @@ def _lead_row(rng: random.Random, index: int) -> dict[str, str]:
         "Last marketing email click date": _hubspot_minutes(last_click) if last_click else "",
         "Number of Pageviews": str(pageviews),
         "Last Page Seen": _pick(rng, PAGES) if pageviews else "",
+        "Time Last Seen": _hubspot_minutes(last_seen) if last_seen else "",
         "Number of Form Submissions": str(1 + int(rng.random() < readiness * 0.4)),
         "Recent Sales Email Replied Date": _us_date(replied_at) if replied_at else "",
         "Unsubscribed": "",

@@ -103,8 +103,8 @@ def score_command(
     The copy keeps every input row unchanged and adds score, fit, intent, tier
     and reasons.
     """
-    out = Console()
-    err = Console(stderr=True)
+    out = Console(soft_wrap=True)
+    err = Console(stderr=True, soft_wrap=True)
     _configure_logging(verbose)
     try:
         output_path = _resolve_output(input_path, output, in_place=in_place, force=force)
@@ -155,8 +155,8 @@ def explain_command(
     timezone: TimezoneOption = "UTC",
 ) -> None:
     """Show the full explanation of one lead's score: every rule, part, tier and unknown answer."""
-    out = Console()
-    err = Console(stderr=True)
+    out = Console(soft_wrap=True)
+    err = Console(stderr=True, soft_wrap=True)
     _configure_logging(False)
     try:
         zone = _parse_timezone(timezone)
@@ -172,7 +172,9 @@ def explain_command(
 
     record, result, note = found
     if isinstance(record, SkippedRecord):
-        err.print(Text(f"Error: row {record.row} cannot be scored: {record.reason}", style="red"))
+        err.print(
+            Text(f"Error: data row {record.row} cannot be scored: {record.reason}", style="red")
+        )
         raise typer.Exit(EXIT_NOT_FOUND)
     if result is None:
         err.print(Text(f"Error: {note}", style="red"))
@@ -231,7 +233,7 @@ def _find_record(
             raise _UsageProblem(
                 f"{contact!r} is not a data row of {where}: use row:1 to row:{total}"
             )
-        return source.record_for_row(int(text)), f"row {text} of {where}"
+        return source.record_for_row(int(text)), f"data row {text} of {where}"
 
     matches = [
         record
@@ -246,7 +248,7 @@ def _find_record(
             "check the id, or pass row:N for the N-th data row"
         )
     first = matches[0]
-    note = f"row {first.source_row} of {where}"
+    note = f"data row {first.source_row} of {where}"
     if len(matches) > 1:
         rows = ", ".join(str(match.source_row) for match in matches)
         note += f"; {len(matches)} rows have this id ({rows}), showing the first"
@@ -362,14 +364,17 @@ def _print_summary(console: Console, report: Any, output_path: Path, *, top: int
 
     for warning in source.table.warnings:
         console.print(f"Note: {warning}")
-    if source.plan.missing:
+    answers = [item for item in source.plan.missing if not item.fact.startswith("activities.")]
+    engagement = [item.fact.split(".", 1)[1] for item in source.plan.missing if item not in answers]
+    if answers:
         console.print(
-            "Columns not found (those facts are unknown for every row): "
+            "Columns not found, so these facts are unknown on every row: "
             + "; ".join(
-                f"{item.fact} (tried {', '.join(repr(n) for n in item.tried)})"
-                for item in source.plan.missing
+                f"{item.fact} (tried {', '.join(repr(n) for n in item.tried)})" for item in answers
             )
         )
+    if engagement:
+        console.print("Engagement columns not found: " + ", ".join(engagement))
     if source.plan.ignored_post_outcome:
         console.print(
             "Not read, because the model marks them as filled in after the outcome: "
@@ -401,7 +406,7 @@ def _print_skipped(console: Console, skipped: list[SkippedRecord]) -> None:
     shown = 20
     for record in skipped[:shown]:
         detail = f" (value {record.value!r})" if record.value else ""
-        console.print(f"  row {record.row}: {record.reason}{detail}")
+        console.print(f"  data row {record.row}: {record.reason}{detail}")
     if len(skipped) > shown:
         console.print(f"  … and {len(skipped) - shown} more rows")
 
