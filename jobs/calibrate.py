@@ -174,6 +174,7 @@ class RuleInfo:
     label: str
     part: str
     points: float
+    levels: tuple[float, ...] | None = None
 
 
 @dataclass
@@ -255,21 +256,25 @@ class CalibrateOptions:
 
 @dataclass(frozen=True)
 class SuggestedWeight:
-    """A rule's current points beside the points fitted to the outcomes.
+    """One fitted weight: a rule, or one points level of an answer or range rule.
 
-    `factor` multiplies every points value of the rule (each option, band or
-    event points) in the candidate model, so the rule's own shape is kept and
-    only its weight against the other rules changes.
+    `level` is the current points of the options and bands this weight
+    replaces, or None when the weight scales every points value of the rule
+    (events, absences, tags). `current_points` and `suggested_points` are the
+    points now and as fitted for a full hit.
     """
 
     rule: RuleInfo
+    level: float | None
     coefficient: float
-    factor: float
+    current_points: float
+    suggested_points: int
     fired_in_training: int
 
     @property
-    def suggested_points(self) -> int:
-        return round(self.rule.points * self.factor)
+    def factor(self) -> float:
+        """Suggested over current points: the multiplier for a rule fitted as one weight."""
+        return self.suggested_points / self.current_points if self.current_points else 0.0
 
 
 @dataclass(frozen=True)
@@ -331,6 +336,7 @@ class CalibrationReport:
     time_check: TimeCheck | None
     warnings: list[str] = field(default_factory=list)
     min_leads: int = 30
+    candidate_test_auc: float | None = None
 
 
 def evaluate(
@@ -460,22 +466,52 @@ def _capacity(
     return stats.recommend_by_capacity(scores, outcomes, policy), ""
 
 
-def fit_weights(scored: ScoredLeads, options: CalibrateOptions) -> WeightFit | None:
-    """Fit rule weights to the outcomes on older (or random) leads and judge them on the rest.
+@dataclass(frozen=True)
+class _Feature:
+    column: int
+    level: float | None
+    current_points: float
 
-    Each rule contributes one feature: the points it gave the lead divided by
-    the largest points it gave anyone, so 1 for a full hit, a fraction for a
-    weaker option or a decayed event, and 0 when it did not fire. The fitted
-    log-odds weights are rescaled so the rules' largest points add up to the
-    same total as now. Returns None when no rule gave points to any lead.
+
+def _features(scored: ScoredLeads) -> tuple[list[_Feature], np.ndarray]:
+    """Build the regression features: one per points level, or one per rule.
+
+    An answer or range rule gets one 0/1 feature per distinct non-zero points
+    value it gave, so each option or band can get its own weight. Other rules
+    get one feature, the points given divided by the largest points given,
+    so a decayed event counts as a fraction of a full hit.
     """
-    usable = [j for j, rule in enumerate(scored.rules) if rule.points != 0]
-    if not usable:
+    features: list[_Feature] = []
+    columns: list[np.ndarray] = []
+    for j, rule in enumerate(scored.rules):
+        given = scored.points[:, j]
+        if rule.points == 0:
+            continue
+        if rule.levels is not None:
+            for value in sorted(set(given[given != 0].tolist())):
+                features.append(_Feature(j, float(value), float(value)))
+                columns.append((given == value).astype(float))
+        else:
+            features.append(_Feature(j, None, rule.points))
+            columns.append(given / rule.points)
+    matrix = np.column_stack(columns) if columns else np.zeros((len(scored), 0))
+    return features, matrix
+
+
+def fit_weights(scored: ScoredLeads, options: CalibrateOptions) -> WeightFit | None:
+    """Fit rule points to the outcomes on older (or random) leads and judge them on the rest.
+
+    The fitted log-odds weights are rescaled to points so that the largest
+    points of each rule add up to the same total as now. Returns None when
+    no rule gave points to any lead.
+    """
+    features, matrix = _features(scored)
+    if not features:
         return None
     train, test, split = _split(scored, options)
     train_outcomes = scored.outcomes[train]
     test_outcomes = scored.outcomes[test]
-    budget = float(sum(abs(scored.rules[j].points) for j in usable))
+    budget = _points_budget([(f.column, f.current_points) for f in features])
     if train_outcomes.min() == train_outcomes.max():
         return WeightFit(
             split,
@@ -490,26 +526,29 @@ def fit_weights(scored: ScoredLeads, options: CalibrateOptions) -> WeightFit | N
             note="the training leads all have the same outcome, so no fit is possible",
         )
 
-    scale = np.array([scored.rules[j].points for j in usable], dtype=float)
-    features = scored.points[:, usable] / scale
-    fit = stats.fit_logistic(features[train], train_outcomes, l2=options.l2)
-    # Rescale the weights so the absolute largest points add up to the current budget.
-    magnitude = float(np.abs(fit.coefficients).sum())
-    multiplier = budget / magnitude if magnitude else 0.0
+    fit = stats.fit_logistic(matrix[train], train_outcomes, l2=options.l2)
+    fitted_budget = _points_budget(
+        [(f.column, float(c)) for f, c in zip(features, fit.coefficients, strict=True)]
+    )
+    multiplier = budget / fitted_budget if fitted_budget else 0.0
     weights = tuple(
         SuggestedWeight(
-            rule=scored.rules[j],
-            coefficient=float(fit.coefficients[position]),
-            factor=float(fit.coefficients[position] * multiplier / scored.rules[j].points),
-            fired_in_training=int(scored.fired[train, j].sum()),
+            rule=scored.rules[feature.column],
+            level=feature.level,
+            coefficient=float(coefficient),
+            current_points=feature.current_points,
+            suggested_points=round(float(coefficient) * multiplier),
+            fired_in_training=int((matrix[train, position] != 0).sum()),
         )
-        for position, j in enumerate(usable)
+        for position, (feature, coefficient) in enumerate(
+            zip(features, fit.coefficients, strict=True)
+        )
     )
 
     note = ""
     fitted_auc = current_auc = None
     if test_outcomes.min() != test_outcomes.max():
-        fitted_auc = stats.roc_auc(fit.log_odds(features[test]), test_outcomes)
+        fitted_auc = stats.roc_auc(fit.log_odds(matrix[test]), test_outcomes)
         current_auc = stats.roc_auc(scored.scores[test], test_outcomes)
     else:
         note = "the held-out leads all have the same outcome, so no AUC can be computed"
@@ -528,6 +567,14 @@ def fit_weights(scored: ScoredLeads, options: CalibrateOptions) -> WeightFit | N
         note=note,
         test_indices=test,
     )
+
+
+def _points_budget(values: Sequence[tuple[int, float]]) -> float:
+    """Return the sum over rules of each rule's largest absolute value."""
+    largest: dict[int, float] = {}
+    for column, value in values:
+        largest[column] = max(largest.get(column, 0.0), abs(value))
+    return float(sum(largest.values()))
 
 
 def _split(scored: ScoredLeads, options: CalibrateOptions) -> tuple[np.ndarray, np.ndarray, str]:
@@ -833,12 +880,14 @@ def load_scored_leads(
     reader.raise_if_unrecognised(path_text)
 
     points = np.vstack(points_rows) if points_rows else np.zeros((0, len(rule_ids)))
+    levels = _rule_levels(model)
     infos = [
         RuleInfo(
             rule_id=rule.id,
             label=rule.label,
             part=str(rule.part),
             points=_extreme(points[:, j]) if len(points) else 0.0,
+            levels=levels.get(rule.id),
         )
         for j, rule in enumerate(rule_infos)
     ]
@@ -899,6 +948,22 @@ def _check_outcome_not_mapped(source: SpreadsheetSource, outcome_index: int, pat
         )
 
 
+def _rule_levels(model: ScoringModel) -> dict[str, tuple[float, ...]]:
+    """Return the distinct non-zero points of each answer (best option) and range rule."""
+    levels = {}
+    for _, section in model.parts():
+        for rule in section.rules:
+            if rule.kind == "range":
+                entries = [*rule.bands, *rule.options]
+            elif rule.kind == "answer" and rule.mode == "best":
+                entries = list(rule.options)
+            else:
+                continue
+            values = sorted({float(entry.points) for entry in entries if entry.points != 0})
+            levels[rule.id] = tuple(values)
+    return levels
+
+
 def _extreme(values: np.ndarray) -> float:
     """Return the value with the largest magnitude, keeping its sign (0 for no values)."""
     if values.size == 0:
@@ -920,23 +985,25 @@ def _timestamp(cell: object) -> float:
 
 
 def candidate_model_text(model_text: str, weights: Sequence[SuggestedWeight]) -> str:
-    """Return the model TOML with each fitted rule's points multiplied by its factor.
+    """Return the model TOML with fitted points in place of the current ones.
 
     Comments and layout are kept (tomlkit edits the document in place).
-    Points are rounded to whole numbers; a `cap` is scaled by the factor's
-    size. Rules that no lead triggered keep their points.
+    Options and bands of an answer or range rule get the fitted points of
+    their level; other rules have `points` and `cap` multiplied by the rule's
+    factor. Points are rounded to whole numbers.
     """
     document = tomlkit.parse(model_text)
-    factors = {weight.rule.rule_id: weight.factor for weight in weights}
+    by_rule: dict[str, list[SuggestedWeight]] = {}
+    for weight in weights:
+        by_rule.setdefault(weight.rule.rule_id, []).append(weight)
     for part in ("fit", "intent"):
         section = document.get(part)
         if section is None:
             continue
         for rule in section.get("rules", []):
-            factor = factors.get(str(rule.get("id")))
-            if factor is None:
-                continue
-            _scale_points(rule, factor)
+            rule_weights = by_rule.get(str(rule.get("id")))
+            if rule_weights:
+                _replace_points(rule, rule_weights)
     header = tomlkit.comment(
         "Candidate points fitted to booking outcomes by `leadscore calibrate`. "
         "Compare with `leadscore backtest` before using it."
@@ -945,12 +1012,21 @@ def candidate_model_text(model_text: str, weights: Sequence[SuggestedWeight]) ->
     return tomlkit.dumps(document)
 
 
-def _scale_points(rule: Any, factor: float) -> None:
+def _replace_points(rule: Any, weights: Sequence[SuggestedWeight]) -> None:
+    levels = {
+        weight.level: weight.suggested_points for weight in weights if weight.level is not None
+    }
+    if levels:
+        # NOTE: an option or band no lead in the data matched keeps its current
+        # points, because there is no evidence to fit it.
+        for key in ("options", "bands"):
+            for entry in rule.get(key, []):
+                current = float(entry.get("points", 0))
+                if current in levels:
+                    entry["points"] = levels[current]
+        return
+    factor = weights[0].factor
     if "points" in rule:
         rule["points"] = round(float(rule["points"]) * factor)
     if "cap" in rule:
         rule["cap"] = max(1, round(float(rule["cap"]) * abs(factor)))
-    for key in ("options", "bands"):
-        for entry in rule.get(key, []):
-            if "points" in entry:
-                entry["points"] = round(float(entry["points"]) * factor)

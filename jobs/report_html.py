@@ -545,7 +545,8 @@ def _weight_section(report: CalibrationReport) -> str:
     rows = [
         [
             weight.rule.rule_id,
-            _signed(weight.rule.points),
+            "whole rule" if weight.level is None else f"options worth {_signed(weight.level)}",
+            _signed(weight.current_points),
             _signed(weight.suggested_points),
             _number(weight.coefficient, 3),
             str(weight.fired_in_training),
@@ -553,18 +554,34 @@ def _weight_section(report: CalibrationReport) -> str:
         for weight in fit.weights
     ]
     table = _table(
-        ["rule", "current points", "suggested points", "log-odds weight", "fired (training leads)"],
+        [
+            "rule",
+            "level",
+            "current points",
+            "suggested points",
+            "log-odds weight",
+            "fired (training leads)",
+        ],
         rows,
+        text_columns=2,
     )
     note = f'<p class="warning">{escape(fit.note)}</p>' if fit.note else ""
+    candidate = ""
+    if report.candidate_test_auc is not None:
+        candidate = (
+            f", candidate model file rescored <strong>{_number(report.candidate_test_auc)}</strong>"
+        )
     return (
         "<h2>Suggested points</h2>"
         "<p>An L2-regularised logistic regression of booking on which rules fired "
         f"(penalty {fit.l2:g}), fitted on {fit.train_size} leads and judged on {fit.test_size} "
-        f"held-out leads (split {escape(fit.split)}). Weights are rescaled so the absolute "
-        f"points add up to the current model's {fit.points_budget:g}.</p>"
+        f"held-out leads (split {escape(fit.split)}). An answer or range rule gets one weight "
+        "per points level (the options or bands now worth those points); other rules get one "
+        "weight. Weights are rescaled so each rule's largest absolute points add up to the "
+        f"current model's {fit.points_budget:g}.</p>"
         f"<p>Held-out ROC AUC: fitted weights <strong>{_number(fit.fitted_test_auc)}</strong>, "
-        f"current score <strong>{_number(fit.current_test_auc)}</strong>.</p>{note}"
+        f"current score <strong>{_number(fit.current_test_auc)}</strong>"
+        f"{candidate}.</p>{note}"
         f'<div id="weight-table">{table}</div>'
         '<p class="meta">The suggested points are written only to a candidate model file '
         "(<code>--write-model</code>); compare it with <code>leadscore backtest</code> before "

@@ -22,6 +22,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "jobs.cli.score",
     "jobs.cli.model",
     "jobs.cli.alerts",
+    "jobs.cli.calibrate",
 )
 
 

@@ -44,8 +44,15 @@ def synthetic_leads(
         )
         for i in range(count)
     ]
+    # The timeline rule stands for a range rule whose one band fired.
     rules = [
-        RuleInfo(rule_id, rule_id.replace("_", " "), "intent", float(model_points[j]))
+        RuleInfo(
+            rule_id,
+            rule_id.replace("_", " "),
+            "intent",
+            float(model_points[j]),
+            levels=(float(model_points[j]),) if rule_id == "timeline_this_week" else None,
+        )
         for j, rule_id in enumerate(rule_ids)
     ]
     return ScoredLeads(

@@ -123,9 +123,9 @@ def test_fit_weights_orders_rules_by_true_effect():
     assert "seed 42" in fit.split
 
 
-def test_candidate_model_text_scales_points_and_keeps_comments():
+def test_candidate_model_text_replaces_points_and_keeps_comments():
     fit = fit_weights(synthetic_leads(count=4000, dated=False), CalibrateOptions())
-    factors = {w.rule.rule_id: w.factor for w in fit.weights}
+    suggested = {w.rule.rule_id: w for w in fit.weights}
     text = """name = "demo"  # the spa's model
 version = "1"
 
@@ -155,13 +155,19 @@ tags = ["vip"]
 points = 7
 """
     candidate = candidate_model_text(text, fit.weights)
+    lines = candidate.splitlines()
+    assert "leadscore backtest" in lines[0]
     assert "# the spa's model" in candidate
     assert "# How soon the lead wants to book." in candidate
-    assert "leadscore backtest" in candidate.splitlines()[0]
-    timeline = factors["timeline_this_week"]
-    assert f"points = {round(30 * timeline)}" in candidate
-    assert f"points = {round(10 * timeline)}" in candidate
-    assert f"points = {round(15 * factors['pricing_page'])}" in candidate
+    timeline = suggested["timeline_this_week"]
+    assert timeline.level == 30.0
+    assert f"{{ max = 8, points = {timeline.suggested_points} }}" in candidate
+    # No lead in the data matched the 10-point band, so it keeps its points.
+    assert "{ min = 8, max = 31, points = 10 }" in candidate
+    pricing = suggested["pricing_page"]
+    assert pricing.level is None
+    assert f"points = {round(15 * pricing.factor)}" in candidate
+    assert f"cap = {max(1, round(30 * abs(pricing.factor)))}" in candidate
     assert "points = 7" in candidate
 
 
