@@ -103,6 +103,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# TOML numbers only: pydantic's lax mode would read `true` or "30" as a number.
+Number = Annotated[float, Field(strict=True)]
+WholeNumber = Annotated[int, Field(strict=True)]
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)]
 MatchMode = Literal["exact", "prefix", "contains"]
 
@@ -118,7 +121,7 @@ class Option(_Strict):
     answer: str | None = None
     synonyms: tuple[str, ...] = ()
     treatment: str | None = None
-    points: float
+    points: Number
 
     @model_validator(mode="after")
     def _needs_a_text(self) -> Option:
@@ -149,16 +152,16 @@ class AnswerRule(_RuleBase):
     field: str = Field(min_length=1)
     match: MatchMode = "exact"
     mode: Literal["best", "sum"] = "best"
-    cap: float | None = Field(default=None, gt=0)
+    cap: Number | None = Field(default=None, gt=0)
     options: tuple[Option, ...] = Field(min_length=1)
 
 
 class Band(_Strict):
     """Points for a parsed value `v` with `min <= v < max`; either end may be left open."""
 
-    min: float | None = None
-    max: float | None = None
-    points: float
+    min: Number | None = None
+    max: Number | None = None
+    points: Number
 
     @model_validator(mode="after")
     def _ordered(self) -> Band:
@@ -208,12 +211,12 @@ class EventRule(_RuleBase):
     kind: Literal["event"]
     activity: ActivityKind
     url: tuple[str, ...] = Field(default=(), description="Glob patterns, such as *pricing*.")
-    within_days: float | None = Field(default=None, gt=0)
+    within_days: Number | None = Field(default=None, gt=0)
     count: Literal["once", "per_event"] = "once"
-    min_count: int = Field(default=1, ge=1)
-    points: float
-    cap: float | None = Field(default=None, gt=0)
-    half_life_days: float | None = Field(default=None, gt=0)
+    min_count: WholeNumber = Field(default=1, ge=1)
+    points: Number
+    cap: Number | None = Field(default=None, gt=0)
+    half_life_days: Number | None = Field(default=None, gt=0)
 
     @field_validator("url", mode="before")
     @classmethod
@@ -240,9 +243,9 @@ class AbsenceRule(_RuleBase):
     kind: Literal["absence"]
     trigger: tuple[ActivityKind, ...] = Field(min_length=1)
     expect: tuple[ActivityKind, ...] = Field(min_length=1)
-    days: float = Field(gt=0)
+    days: Number = Field(gt=0)
     window: Literal["recent", "after_trigger"] = "recent"
-    points: float
+    points: Number
 
     @field_validator("trigger", "expect", mode="before")
     @classmethod
@@ -255,7 +258,7 @@ class TagRule(_RuleBase):
 
     kind: Literal["tag"]
     tags: tuple[str, ...] = Field(min_length=1)
-    points: float
+    points: Number
 
 
 class BudgetBelowTreatmentRule(_RuleBase):
@@ -268,7 +271,7 @@ class BudgetBelowTreatmentRule(_RuleBase):
     kind: Literal["budget_below_treatment"]
     field: str = "budget"
     treatment_field: str | None = None
-    points: float
+    points: Number
 
 
 Rule = Annotated[
@@ -284,7 +287,7 @@ class PartSection(_Strict):
     Without `max_points` the maximum is what the rules can give at most.
     """
 
-    max_points: float | None = Field(default=None, gt=0)
+    max_points: Number | None = Field(default=None, gt=0)
     rules: tuple[Rule, ...] = ()
 
 
@@ -320,24 +323,24 @@ class Treatment(_Strict):
 
     label: str | None = None
     synonyms: tuple[str, ...] = ()
-    min_price: float | None = Field(default=None, ge=0, description="Dollars.")
+    min_price: Number | None = Field(default=None, ge=0, description="Dollars.")
 
 
 class Group(_Strict):
     """Rules sharing a group give together at most `cap` points."""
 
-    cap: float = Field(gt=0)
+    cap: Number = Field(gt=0)
 
 
 class Tiers(_Strict):
     """Tier cutoffs on the total score, and optional minimum parts (0-100) per tier."""
 
-    hot: int = Field(default=80, ge=1, le=100)
-    warm: int = Field(default=50, ge=1, le=100)
-    hot_min_fit: int = Field(default=0, ge=0, le=100)
-    hot_min_intent: int = Field(default=0, ge=0, le=100)
-    warm_min_fit: int = Field(default=0, ge=0, le=100)
-    warm_min_intent: int = Field(default=0, ge=0, le=100)
+    hot: WholeNumber = Field(default=80, ge=1, le=100)
+    warm: WholeNumber = Field(default=50, ge=1, le=100)
+    hot_min_fit: WholeNumber = Field(default=0, ge=0, le=100)
+    hot_min_intent: WholeNumber = Field(default=0, ge=0, le=100)
+    warm_min_fit: WholeNumber = Field(default=0, ge=0, le=100)
+    warm_min_intent: WholeNumber = Field(default=0, ge=0, le=100)
 
     @model_validator(mode="after")
     def _ordered(self) -> Tiers:
@@ -350,7 +353,7 @@ class Currency(_Strict):
     """The currency of amounts without a sign, and dollars per unit of others."""
 
     default: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
-    rates: Mapping[str, float] = Field(default_factory=lambda: dict(DEFAULT_USD_RATES))
+    rates: Mapping[str, Number] = Field(default_factory=lambda: dict(DEFAULT_USD_RATES))
 
     @field_validator("rates")
     @classmethod
@@ -381,7 +384,7 @@ class ScoringModel(_Strict):
     name: str = Field(min_length=1)
     version: str = Field(min_length=1)
     description: str = ""
-    alert_threshold: int = Field(default=75, ge=1, le=100)
+    alert_threshold: WholeNumber = Field(default=75, ge=1, le=100)
     treatment_field: str = "treatment"
     tiers: Tiers = Tiers()
     currency: Currency = Currency()
@@ -395,18 +398,16 @@ class ScoringModel(_Strict):
     _compiled: Any = PrivateAttr(default=None)
 
     @model_validator(mode="after")
-    def _cross_check(self) -> ScoringModel:
+    def _cross_check_and_compile(self) -> ScoringModel:
         problems = list(_check_references(self))
         if problems:
             # parse_model turns this back into one ModelProblem per entry.
             raise ValueError(_PROBLEMS_MARKER + json.dumps(problems))
-        return self
-
-    def model_post_init(self, context: Any) -> None:
         # Imported here because the engine imports this module.
         from scoring.engine import compile_model
 
         self._compiled = compile_model(self)
+        return self
 
     def parts(self) -> Iterator[tuple[Part, PartSection]]:
         yield Part.FIT, self.fit
