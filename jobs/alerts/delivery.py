@@ -175,6 +175,12 @@ def _deliver_one(
         receipt = channel.send(notice, key)
     except ChannelError as exc:
         return _record_failure(engine, delivery, attempts, exc, now, settings)
+    except Exception as exc:
+        # A bug in a channel or connector must not stop the other deliveries.
+        log.exception("alert_channel_crashed", alert_id=delivery.alert_id,
+                      channel=delivery.channel)
+        error = ChannelError(delivery.channel, f"unexpected {type(exc).__name__}: {exc}")
+        return _record_failure(engine, delivery, attempts, error, now, settings)
     return _record_success(engine, delivery, attempts, receipt, now)
 
 

@@ -99,3 +99,16 @@ def test_crm_digest_creates_one_task_per_lead(engine, model):
         f"leadscore-alert-{first}-crm",
     ]
     assert len(crm.tasks) == 3
+
+
+def test_unexpected_connector_error_does_not_stop_batch(engine, model):
+    settings = make_settings(channels="crm")
+    crm = TaskCrm([KeyError("ownerId")])
+    record(engine, model, settings, contact_id="1", score=90)
+    record(engine, model, settings, contact_id="2", score=80)
+    report = deliver_pending(engine, build_channels(settings, {ACCOUNT: crm}), START, settings)
+    assert [result.status for result in report.results] == ["pending", "sent"]
+    first, second = delivery_rows(engine)
+    assert first.status == "pending"
+    assert "crm channel: unexpected KeyError" in first.last_error
+    assert second.status == "sent"

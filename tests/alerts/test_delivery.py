@@ -142,6 +142,15 @@ def test_invalid_webhook_url_names_setting_and_keeps_pending(engine, model):
     assert "xyz" not in json.dumps(logs, default=str)
 
 
+def test_invalid_webhook_url_error_hides_path(engine, model):
+    settings = make_settings(channels="webhook", webhook_url="ftp://hooks.example.com/T/B/xyz")
+    record_hot_lead(engine, model, settings)
+    deliver_pending(engine, build_channels(settings), START, settings)
+    [delivery] = delivery_rows(engine)
+    assert "invalid webhook URL ftp://hooks.example.com:" in delivery.last_error
+    assert "xyz" not in delivery.last_error
+
+
 def test_missing_webhook_url_names_setting(engine, model):
     settings = make_settings(channels="webhook")
     record_hot_lead(engine, model, settings)

@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 
 import requests
 
-from connectors.redact import redact_url
 from jobs.alerts.channels.base import ChannelError
 from jobs.alerts.message import AlertNotice, render_chat_payload
 
@@ -43,9 +42,14 @@ def verify_signature(secret: str, timestamp: str, body: bytes, signature: str) -
 
 def check_webhook_url(url: str) -> None:
     """Raise ChannelError unless `url` is an absolute http or https URL with a host."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        shown = redact_url(url) if parts.scheme else "(not a URL)"
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:
+        parts, hostname = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not hostname:
+        # Only the scheme and host are shown: a chat webhook's path is its secret.
+        shown = f"{parts.scheme}://{hostname or ''}" if parts and parts.scheme else "(not a URL)"
         raise ChannelError(
             "webhook",
             f"invalid webhook URL {shown}: it must start with https:// and name a host",
@@ -57,7 +61,10 @@ def check_webhook_url(url: str) -> None:
 def _host_of(url: str) -> str:
     """Return `scheme://host` only: chat webhook paths are secrets."""
     parts = urlsplit(url)
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a port that is not a number
+        port = ""
     return f"{parts.scheme}://{parts.hostname}{port}"
 
 
