@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import responses
 
+from connectors.base import ScoreWrite
 from connectors.gohighlevel import GoHighLevelConfig, GoHighLevelConnector
 from connectors.gohighlevel.auth import FileTokenStore, OAuthTokens
 from connectors.http import RetrySettings
@@ -41,7 +42,7 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def fake(clock: FrozenClock) -> FakeGoHighLevel:
-    """A fake account with one location, its qualification fields and a private integration token."""
+    """A fake account: one location, its qualification fields, a private integration token."""
     fake = FakeGoHighLevel(clock=clock, validator=_VALIDATOR)
     fake.state.add_location(LOCATION)
     fake.state.issue_token(LOCATION, value=TOKEN)
@@ -159,3 +160,15 @@ def add_pipeline(fake: FakeGoHighLevel) -> tuple[str, dict[str, str]]:
 
 def tier_stages(stages: dict[str, str]) -> dict[Tier, str]:
     return {Tier.HOT: stages["Hot"], Tier.WARM: stages["Warm"], Tier.COLD: stages["Cold"]}
+
+
+def score_write(contact_id: str, score: int = 84, tier: Tier = Tier.HOT) -> ScoreWrite:
+    return ScoreWrite(
+        contact_id=contact_id,
+        score=score,
+        fit=70,
+        intent=90,
+        tier=tier,
+        reasons='timeline "This week" → +30; budget "$2,000" → +20',
+        scored_at=START,
+    )
