@@ -345,12 +345,18 @@ def load_accounts_file(path: Path, environ: Mapping[str, str]) -> list[AccountSe
             raise SettingsError(f"{where} is listed twice")
         seen.add(account.key)
 
-        if not account.token_env:
-            raise SettingsError(f"{where}: `token_env` is missing (the token's variable name)")
-        token = environ.get(account.token_env)
-        if not token:
+        token: SecretStr | None = None
+        if account.token_env:
+            value = environ.get(account.token_env)
+            if not value:
+                raise SettingsError(
+                    f"{where}: environment variable {account.token_env} is not set or empty"
+                )
+            token = SecretStr(value)
+        elif "oauth_client_id" not in account.options:
             raise SettingsError(
-                f"{where}: environment variable {account.token_env} is not set or empty"
+                f"{where}: `token_env` is missing: set it to the name of the environment "
+                "variable that holds the token (or configure OAuth in [accounts.options])"
             )
         options = _resolve_secret_options(account.options, environ, where)
         model = account.model
@@ -358,7 +364,7 @@ def load_accounts_file(path: Path, environ: Mapping[str, str]) -> list[AccountSe
             model = path.parent / model
         accounts.append(
             account.model_copy(
-                update={"token": SecretStr(token), "options": options, "model": model}
+                update={"token": token, "options": options, "model": model}
             )
         )
     return accounts

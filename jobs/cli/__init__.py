@@ -23,6 +23,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "jobs.cli.model",
     "jobs.cli.alerts",
     "jobs.cli.calibrate",
+    "jobs.cli.sync",
 )
 
 

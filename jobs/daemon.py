@@ -1,0 +1,281 @@
+"""The `leadscore run` daemon: scheduled sync, nightly rescore, alert delivery, outcomes.
+
+APScheduler 3.x runs thin jobs in UTC on a thread pool. Every job has a
+stable id, `replace_existing=True`, `max_instances=1`, `coalesce=True` and an
+explicit `misfire_grace_time`, and logs its own failure once. Jobs that touch
+an account take that account's lock, so the sync, the rescore and webhook
+processing never score the same contact at the same time.
+
+SIGTERM or SIGINT sets the stop event: a running cycle ends after its
+current page (keeping its cursor), the scheduler waits for running jobs, the
+webhook receiver stops, and `run()` returns 0.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from jobs.accounts import Runtime
+from jobs.health import read_health, write_heartbeat
+from jobs.logging import bind_job
+from jobs.sync import SyncContext, process_contacts, pull_outcomes, rescore_stored, run_cycle
+
+log = structlog.get_logger(__name__)
+
+SYNC_JOB_ID = "sync"
+RESCORE_JOB_ID = "nightly_rescore"
+OUTBOX_JOB_ID = "alert_outbox"
+OUTCOMES_JOB_ID = "outcomes"
+WEBHOOK_JOB_ID = "webhook_queue"
+
+# Jobs run on their own threads; five covers one of each kind at once.
+EXECUTOR_THREADS = 5
+# Seconds `stop()` waits for the webhook receiver to shut down.
+SERVICE_STOP_TIMEOUT_SECONDS = 10
+
+
+class Daemon:
+    """The scheduler, its jobs and the services that run beside it, for every account."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.stop_event = runtime.stop
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC, executors={"default": ThreadPoolExecutor(EXECUTOR_THREADS)}
+        )
+        self.webhook_service: Any = None
+        self._webhook_drain: Any = None
+        self._locks: dict[str, threading.Lock] = {
+            ctx.account: threading.Lock() for ctx in runtime.contexts
+        }
+        self._channels: list[Any] | None = None
+        self.cycles = 0
+
+    # -- jobs -----------------------------------------------------------------
+
+    @contextmanager
+    def _account_job(self, job: str, ctx: SyncContext) -> Iterator[None]:
+        with self._locks[ctx.account], bind_job(job=job, crm=ctx.crm, account=ctx.account):
+            yield
+
+    def sync_all(self) -> None:
+        """Run one cycle for each account; rewrite the heartbeat when any account finished."""
+        summary: dict[str, Any] = {}
+        for ctx in self.runtime.contexts:
+            if self.stop_event.is_set():
+                return
+            with self._account_job("sync", ctx):
+                try:
+                    report = run_cycle(ctx, clock=self.clock)
+                except Exception:  # a store or programming error: log it, go on
+                    log.exception("sync_cycle_crashed")
+                    summary[ctx.account] = {"ok": False}
+                    continue
+            summary[ctx.account] = {
+                "ok": report.ok,
+                "written": report.stats.written,
+                "errors": report.stats.errors,
+                "paused_until": report.paused_until.isoformat() if report.paused_until else None,
+            }
+        self.cycles += 1
+        if any(entry["ok"] for entry in summary.values()):
+            write_heartbeat(self.settings.heartbeat_file, now=self.clock(), accounts=summary)
+
+    def rescore_all(self) -> None:
+        for ctx in self.runtime.contexts:
+            if self.stop_event.is_set():
+                return
+            with self._account_job("rescore", ctx):
+                try:
+                    rescore_stored(ctx, clock=self.clock)
+                except Exception:
+                    log.exception("rescore_failed")
+
+    def pull_outcomes_all(self) -> None:
+        for ctx in self.runtime.contexts:
+            if self.stop_event.is_set():
+                return
+            with self._account_job("outcomes", ctx):
+                try:
+                    pull_outcomes(ctx, clock=self.clock)
+                except Exception:
+                    log.exception("outcomes_pull_failed")
+
+    def deliver_outbox(self) -> None:
+        alerts = self.settings.alerts
+        if alerts is None or not alerts.enabled:
+            return
+        from jobs.alerts import build_channels, deliver_pending
+
+        with bind_job(job="alerts"):
+            try:
+                if self._channels is None:
+                    self._channels = build_channels(alerts, self.runtime.connectors)
+                report = deliver_pending(self.runtime.store, self._channels, self.clock(), alerts)
+            except Exception:
+                log.exception("alert_delivery_failed")
+                return
+            if report.results:
+                log.info("alert_outbox_delivered", sent=report.sent, retrying=report.retrying)
+
+    def drain_webhooks(self) -> None:
+        """Score the contacts the webhook receiver queued (the drain fetches them by id)."""
+        if self._webhook_drain is None:
+            return
+        with bind_job(job="webhooks"):
+            try:
+                self._webhook_drain()
+            except Exception:
+                log.exception("webhook_queue_failed")
+
+    def _process_locked(self, ctx: SyncContext, contacts: Any, now: datetime) -> Any:
+        with self._locks[ctx.account], bind_job(job="webhooks", crm=ctx.crm, account=ctx.account):
+            return process_contacts(ctx, contacts, now, trigger="webhook")
+
+    def _wake_webhook_job(self) -> None:
+        """Run the drain job now (the receiver calls this after queueing a contact)."""
+        if self.scheduler.running and not self.stop_event.is_set():
+            try:
+                self.scheduler.modify_job(WEBHOOK_JOB_ID, next_run_time=datetime.now(UTC))
+            except LookupError:
+                log.debug("webhook_job_missing")
+
+    def health_report(self) -> Any:
+        """Return the heartbeat's health in the shape the webhook receiver's /healthz takes."""
+        from jobs.webhooks.app import HealthReport
+
+        status = read_health(self.settings, now=self.clock())
+        return HealthReport(healthy=status.ok, details={"heartbeat": status.to_dict()})
+
+    def _build_webhook_service(self) -> None:
+        webhooks = self.settings.webhooks
+        if webhooks is None or not webhooks.enabled:
+            return
+        from jobs.webhooks.drain import WebhookDrain
+        from jobs.webhooks.service import WebhookService
+
+        contexts = {ctx.account: ctx for ctx in self.runtime.contexts}
+        self._webhook_drain = WebhookDrain(
+            self.runtime.store,
+            contexts,
+            self._process_locked,
+            clock=self.clock,
+            stop=self.stop_event,
+        )
+        self.webhook_service = WebhookService(
+            webhooks,
+            self.runtime.store,
+            on_enqueued=self._wake_webhook_job,
+            health=self.health_report,
+        )
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def schedule(self) -> None:
+        """Add every job to the scheduler (replacing jobs of the same id)."""
+        settings = self.settings
+        grace = settings.misfire_grace_seconds
+        common = {"replace_existing": True, "max_instances": 1, "coalesce": True}
+        self.scheduler.add_job(
+            self.sync_all,
+            "interval",
+            seconds=settings.sync_interval_seconds,
+            id=SYNC_JOB_ID,
+            next_run_time=datetime.now(UTC),
+            misfire_grace_time=grace,
+            **common,
+        )
+        self.scheduler.add_job(
+            self.rescore_all,
+            "cron",
+            hour=settings.rescore_time.hour,
+            minute=settings.rescore_time.minute,
+            id=RESCORE_JOB_ID,
+            # A rescore delayed by a restart is still worth running within the hour.
+            misfire_grace_time=3600,
+            **common,
+        )
+        self.scheduler.add_job(
+            self.deliver_outbox,
+            "interval",
+            seconds=settings.outbox_interval_seconds,
+            id=OUTBOX_JOB_ID,
+            misfire_grace_time=grace,
+            **common,
+        )
+        self.scheduler.add_job(
+            self.pull_outcomes_all,
+            "interval",
+            seconds=settings.outcomes_interval_seconds,
+            id=OUTCOMES_JOB_ID,
+            misfire_grace_time=grace,
+            **common,
+        )
+        if self._webhook_drain is not None:
+            self.scheduler.add_job(
+                self.drain_webhooks,
+                "interval",
+                seconds=settings.webhook_drain_interval_seconds,
+                id=WEBHOOK_JOB_ID,
+                misfire_grace_time=grace,
+                **common,
+            )
+
+    def start(self) -> None:
+        self._build_webhook_service()
+        self.schedule()
+        if self.webhook_service is not None:
+            self.webhook_service.start()
+        self.scheduler.start()
+        log.info(
+            "daemon_started",
+            accounts=[ctx.account for ctx in self.runtime.contexts],
+            sync_interval_seconds=self.settings.sync_interval_seconds,
+            webhooks=self.webhook_service is not None,
+        )
+
+    def stop(self) -> None:
+        """Stop taking new runs, let running jobs reach a checkpoint, then shut down."""
+        self.stop_event.set()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        if self.webhook_service is not None:
+            self.webhook_service.stop()
+        self.runtime.close()
+        log.info("daemon_stopped", cycles=self.cycles)
+
+    def run(self) -> int:
+        """Run until SIGTERM or SIGINT; return the process exit code."""
+
+        def request_stop(signum: int, _frame: Any) -> None:
+            log.info("daemon_stopping", signal=signal.Signals(signum).name)
+            self.stop_event.set()
+
+        previous = {
+            sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)
+        }
+        try:
+            self.start()
+            while not self.stop_event.wait(timeout=1.0):
+                pass
+        finally:
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return 0

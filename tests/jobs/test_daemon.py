@@ -1,0 +1,143 @@
+"""The daemon: jobs, heartbeat, per-account pauses, and a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from jobs.accounts import Runtime
+from jobs.daemon import OUTBOX_JOB_ID, RESCORE_JOB_ID, SYNC_JOB_ID, Daemon
+from jobs.settings import Settings
+from jobs.sync import SyncContext
+from scoring.lead import Activity, ActivityKind, Lead
+from tests.jobs.fake_crm import FakeCrm, simple_score
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def make_daemon(store, tmp_path, crms: dict[str, FakeCrm]) -> Daemon:
+    settings = Settings(
+        _env_file=None, heartbeat_file=tmp_path / "heartbeat", sync_interval_seconds=60
+    )
+    runtime = Runtime(settings=settings, store=store, contexts=[])
+    for account, crm in crms.items():
+        runtime.contexts.append(
+            SyncContext(
+                account=account,
+                crm="hubspot",
+                connector=crm,
+                store=store,
+                score=simple_score,
+                stop=runtime.stop,
+            )
+        )
+    first = next(iter(crms.values()))
+    return Daemon(runtime, clock=lambda: first.clock)
+
+
+def test_rate_limited_account_paused_others_synced(store, tmp_path):
+    limited, healthy = FakeCrm(), FakeCrm(account_id="5678")
+    limited.upsert(Lead(id="a", answers={"timeline": "This week"}))
+    healthy.upsert(Lead(id="b", answers={"timeline": "This week"}))
+    limited.rate_limit_after = 7200
+    daemon = make_daemon(store, tmp_path, {"hubspot:1234": limited, "hubspot:5678": healthy})
+
+    daemon.sync_all()
+    heartbeat = json.loads((tmp_path / "heartbeat").read_text())
+
+    assert healthy.records["b"].written is not None
+    assert limited.write_calls == []
+    assert heartbeat["accounts"]["hubspot:5678"]["ok"] is True
+    assert heartbeat["accounts"]["hubspot:1234"]["paused_until"] is not None
+
+
+def test_no_heartbeat_when_every_account_fails(store, tmp_path):
+    crm = FakeCrm()
+    crm.rate_limit_after = 5
+    daemon = make_daemon(store, tmp_path, {"hubspot:1234": crm})
+
+    daemon.sync_all()
+
+    assert not (tmp_path / "heartbeat").exists()
+
+
+def test_jobs_scheduled_with_stable_options(store, tmp_path):
+    daemon = make_daemon(store, tmp_path, {"hubspot:1234": FakeCrm()})
+
+    daemon.schedule()
+    jobs = {job.id: job for job in daemon.scheduler.get_jobs()}
+
+    assert set(jobs) >= {SYNC_JOB_ID, RESCORE_JOB_ID, OUTBOX_JOB_ID}
+    for job in jobs.values():
+        assert job.max_instances == 1
+        assert job.coalesce is True
+        assert job.misfire_grace_time is not None
+    assert jobs[SYNC_JOB_ID].trigger.interval == timedelta(seconds=60)
+    assert str(jobs[RESCORE_JOB_ID].trigger.timezone) == "UTC"
+
+
+def test_rescore_job_applies_time_rules(store, tmp_path):
+    crm = FakeCrm()
+    opens = Activity(ActivityKind.EMAIL_OPEN, count=2, last_at=crm.clock)
+    crm.upsert(Lead(id="a", answers={"timeline": "This week"}, activities=(opens,)))
+    daemon = make_daemon(store, tmp_path, {"hubspot:1234": crm})
+    daemon.sync_all()
+    assert crm.records["a"].written.score == 80
+
+    daemon.clock = lambda: crm.clock + timedelta(days=31)
+    daemon.rescore_all()
+
+    assert crm.records["a"].written.score == 60
+
+
+def wait_for(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
+def test_daemon_stops_cleanly_on_signal(tmp_path, sig):
+    heartbeat = tmp_path / "heartbeat"
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    # 0.2 s per page: the first cycle (20 pages) takes about 4 s, so the
+    # signal below arrives in the middle of the second cycle.
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.jobs.daemon_child", store_url, str(heartbeat), "0.2"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_for(heartbeat.exists, timeout=30), "the first cycle never finished"
+        time.sleep(0.5)
+        started = time.monotonic()
+        child.send_signal(sig)
+        _, stderr = child.communicate(timeout=10)
+        elapsed = time.monotonic() - started
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+    events = [json.loads(line)["event"] for line in stderr.splitlines() if line.startswith("{")]
+    assert child.returncode == 0
+    assert elapsed < 5
+    assert "daemon_stopping" in events
+    assert events[-1] == "daemon_stopped"
+    assert "Traceback" not in stderr
