@@ -600,8 +600,15 @@ def _toml_error_line(message: str) -> int | None:
 
 
 def _problems_from(exc: ValidationError, text: str) -> list[ModelProblem]:
+    errors = exc.errors()
+    # A failed item can also fail its container ("options" too short after the
+    # bad item is dropped); the deeper error names the cause, so keep only it.
+    locations = [tuple(error["loc"]) for error in errors]
     problems = []
-    for error in exc.errors():
+    for error in errors:
+        loc = tuple(error["loc"])
+        if any(len(other) > len(loc) and other[: len(loc)] == loc for other in locations):
+            continue
         message = error["msg"]
         if _PROBLEMS_MARKER in message:
             payload = message.split(_PROBLEMS_MARKER, 1)[1]
