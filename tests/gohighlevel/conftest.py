@@ -32,7 +32,7 @@ MAPPING = FieldMapping(
     attributes={"zip": ["postalCode"]},
 )
 
-_VALIDATOR = load_ghl_validator()
+SPEC_VALIDATOR = load_ghl_validator()
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def clock() -> FrozenClock:
 @pytest.fixture
 def fake(clock: FrozenClock) -> FakeGoHighLevel:
     """A fake account: one location, its qualification fields, a private integration token."""
-    fake = FakeGoHighLevel(clock=clock, validator=_VALIDATOR)
+    fake = FakeGoHighLevel(clock=clock, validator=SPEC_VALIDATOR)
     fake.state.add_location(LOCATION)
     fake.state.issue_token(LOCATION, value=TOKEN)
     state = fake.state
