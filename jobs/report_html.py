@@ -8,7 +8,7 @@ can be mailed to the spa's owner as one attachment.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from html import escape
 
@@ -17,9 +17,9 @@ from scoring.calibration import CutoffChoice, Proportion, Recommendation
 
 CHART_WIDTH = 640
 CHART_HEIGHT = 300
-MARGIN_LEFT = 56
+MARGIN_LEFT = 64
 MARGIN_RIGHT = 16
-MARGIN_TOP = 20
+MARGIN_TOP = 24
 MARGIN_BOTTOM = 44
 
 COLORS = {
@@ -128,26 +128,40 @@ class _Plot:
         share = (value - self.y_min) / (self.y_max - self.y_min)
         return round(MARGIN_TOP + (1 - share) * self.inner_height, 2)
 
-    def axes(self, x_label: str, y_label: str, y_ticks: Sequence[float], y_format) -> str:
+    def axes(
+        self,
+        x_label: str,
+        y_label: str,
+        y_ticks: Sequence[float],
+        y_format: Callable[[float], str],
+        x_ticks: Sequence[float] = (),
+        x_format: Callable[[float], str] = str,
+    ) -> str:
+        bottom = self.y(self.y_min)
+        right = CHART_WIDTH - MARGIN_RIGHT
         parts = [
-            f'<line x1="{MARGIN_LEFT}" y1="{self.y(self.y_min)}" x2="{CHART_WIDTH - MARGIN_RIGHT}" '
-            f'y2="{self.y(self.y_min)}" stroke="#5b6773"/>',
-            f'<line x1="{MARGIN_LEFT}" y1="{MARGIN_TOP}" x2="{MARGIN_LEFT}" '
-            f'y2="{self.y(self.y_min)}" stroke="#5b6773"/>',
+            f'<line x1="{MARGIN_LEFT}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#5b6773"/>',
+            f'<line x1="{MARGIN_LEFT}" y1="{MARGIN_TOP}" x2="{MARGIN_LEFT}" y2="{bottom}" '
+            'stroke="#5b6773"/>',
         ]
         for tick in y_ticks:
             parts.append(
-                f'<line x1="{MARGIN_LEFT}" y1="{self.y(tick)}" x2="{CHART_WIDTH - MARGIN_RIGHT}" '
+                f'<line x1="{MARGIN_LEFT}" y1="{self.y(tick)}" x2="{right}" '
                 f'y2="{self.y(tick)}" stroke="#eef0f3"/>'
                 f'<text x="{MARGIN_LEFT - 6}" y="{self.y(tick) + 4}" text-anchor="end">'
                 f"{escape(y_format(tick))}</text>"
             )
+        for tick in x_ticks:
+            parts.append(
+                f'<text x="{self.x(tick)}" y="{bottom + 14}" text-anchor="middle">'
+                f"{escape(x_format(tick))}</text>"
+            )
+        middle = MARGIN_TOP + self.inner_height / 2
         parts.append(
             f'<text x="{MARGIN_LEFT + self.inner_width / 2}" y="{CHART_HEIGHT - 6}" '
             f'text-anchor="middle">{escape(x_label)}</text>'
-            f'<text x="14" y="{MARGIN_TOP + self.inner_height / 2}" text-anchor="middle" '
-            f'transform="rotate(-90 14 {MARGIN_TOP + self.inner_height / 2})">'
-            f"{escape(y_label)}</text>"
+            f'<text x="12" y="{middle}" text-anchor="middle" '
+            f'transform="rotate(-90 12 {middle})">{escape(y_label)}</text>'
         )
         return "".join(parts)
 
@@ -165,13 +179,19 @@ def _rate_ceiling(values: Sequence[float]) -> float:
     return min(1.0, math.ceil(top * 10) / 10)
 
 
+def _rate_ticks(ceiling: float) -> list[float]:
+    """Return round tick values from 0 to `ceiling`: every 10%, or every 5% up to 50%."""
+    step = 0.1 if ceiling > 0.5 else 0.05
+    return [round(step * index, 2) for index in range(round(ceiling / step) + 1)]
+
+
 def band_chart(report: CalibrationReport) -> str:
     """Draw the booking rate per score band as bars with 95% interval whiskers."""
     bands = report.bands
     ceiling = _rate_ceiling([band.outcome.high for band in bands if band.outcome.total])
     plot = _Plot((0, len(bands)), (0, ceiling))
-    ticks = [ceiling * step / 5 for step in range(6)]
-    parts = [plot.axes("score band", "booking rate", ticks, _percent)]
+    ticks = _rate_ticks(ceiling)
+    parts = [plot.axes("score band", "booking rate", ticks, lambda t: _percent(t, 0))]
     slot = plot.inner_width / len(bands)
     for index, band in enumerate(bands):
         centre = plot.x(index + 0.5)
@@ -200,8 +220,8 @@ def band_chart(report: CalibrationReport) -> str:
     parts.append(
         f'<line x1="{MARGIN_LEFT}" y1="{base_y}" x2="{CHART_WIDTH - MARGIN_RIGHT}" y2="{base_y}" '
         f'stroke="{COLORS["base"]}" stroke-dasharray="5 4"/>'
-        f'<text x="{CHART_WIDTH - MARGIN_RIGHT}" y="{base_y - 4}" text-anchor="end" '
-        f'fill="{COLORS["base"]}">base rate {_percent(report.base_rate)}</text>'
+        f'<text x="{MARGIN_LEFT + 4}" y="{MARGIN_TOP - 8}" fill="{COLORS["base"]}">'
+        f"- - base rate {_percent(report.base_rate)}; whiskers: 95% interval</text>"
     )
     return _svg("band-chart", "Booking rate per score band", "".join(parts))
 
@@ -216,11 +236,16 @@ def _polyline(points: Sequence[tuple[float, float]], color: str, css_class: str)
 
 def _vertical_marker(plot: _Plot, value: int, label: str, color: str, row: int) -> str:
     x = plot.x(value)
+    # Labels right of the middle are drawn to the left of their line so they stay inside.
+    if value > 50:
+        anchor, text_x = "end", x - 3
+    else:
+        anchor, text_x = "start", x + 3
     return (
         f'<line x1="{x}" y1="{MARGIN_TOP}" x2="{x}" y2="{plot.y(0)}" stroke="{color}" '
         f'stroke-dasharray="3 3"/>'
-        f'<text x="{x + 3}" y="{MARGIN_TOP + 10 + 12 * row}" fill="{color}">'
-        f"{escape(label)}</text>"
+        f'<text x="{text_x}" y="{MARGIN_TOP + 10 + 13 * row}" fill="{color}" '
+        f'text-anchor="{anchor}">{escape(label)}</text>'
     )
 
 
@@ -228,7 +253,16 @@ def capture_chart(report: CalibrationReport) -> str:
     """Draw the share of bookings and of leads at or above each cutoff, with cutoffs marked."""
     plot = _Plot((1, 100), (0, 1))
     ticks = [step / 5 for step in range(6)]
-    parts = [plot.axes("cutoff (score at or above)", "share", ticks, lambda t: _percent(t, 0))]
+    parts = [
+        plot.axes(
+            "cutoff (score at or above)",
+            "share",
+            ticks,
+            lambda t: _percent(t, 0),
+            x_ticks=[1, *range(10, 101, 10)],
+            x_format=lambda t: str(int(t)),
+        )
+    ]
     bookings = [(plot.x(row.cutoff), plot.y(row.booking_share)) for row in report.cutoffs]
     leads = [(plot.x(row.cutoff), plot.y(row.lead_share)) for row in report.cutoffs]
     parts.append(_polyline(bookings, COLORS["bookings"], "bookings-captured"))
@@ -250,19 +284,14 @@ def capture_chart(report: CalibrationReport) -> str:
         markers.append((cutoff, f"capacity hot {cutoff}", COLORS["recommended"]))
     for row, (value, label, color) in enumerate(markers):
         parts.append(_vertical_marker(plot, value, label, color, row))
-    legend_y = CHART_HEIGHT - MARGIN_BOTTOM + 30
+    # The curves fall from the top left to the bottom right, so the bottom left is free.
     parts.append(
-        f'<text x="{MARGIN_LEFT}" y="{legend_y}" fill="{COLORS["bookings"]}">'
-        "— bookings captured</text>"
-        f'<text x="{MARGIN_LEFT + 150}" y="{legend_y}" fill="{COLORS["leads"]}">'
-        "— leads selected</text>"
+        f'<text x="{MARGIN_LEFT + 8}" y="{plot.y(0.14)}" fill="{COLORS["bookings"]}">'
+        "— share of bookings captured</text>"
+        f'<text x="{MARGIN_LEFT + 8}" y="{plot.y(0.06)}" fill="{COLORS["leads"]}">'
+        "— share of leads selected</text>"
     )
-    return _svg(
-        "capture-chart",
-        "Bookings captured at or above each cutoff",
-        "".join(parts),
-        height=CHART_HEIGHT + 14,
-    )
+    return _svg("capture-chart", "Bookings captured at or above each cutoff", "".join(parts))
 
 
 def roc_chart(
@@ -271,7 +300,16 @@ def roc_chart(
     """Draw the ROC curve with the chance diagonal."""
     plot = _Plot((0, 1), (0, 1))
     ticks = [step / 5 for step in range(6)]
-    parts = [plot.axes("false positive rate", "true positive rate", ticks, lambda t: f"{t:.1f}")]
+    parts = [
+        plot.axes(
+            "false positive rate (non-bookings at or above the cutoff)",
+            "true positive rate (bookings captured)",
+            ticks,
+            lambda t: f"{t:.1f}",
+            x_ticks=ticks,
+            x_format=lambda t: f"{t:.1f}",
+        )
+    ]
     parts.append(
         f'<line x1="{plot.x(0)}" y1="{plot.y(0)}" x2="{plot.x(1)}" y2="{plot.y(1)}" '
         'stroke="#bbbbbb" stroke-dasharray="4 4"/>'
@@ -674,8 +712,8 @@ def tier_rate_chart(report: BacktestReport) -> str:
     ]
     ceiling = _rate_ceiling([o.high for o in outcomes if o.total])
     plot = _Plot((0, len(tiers)), (0, ceiling))
-    ticks = [ceiling * step / 5 for step in range(6)]
-    parts = [plot.axes("tier", "booking rate", ticks, _percent)]
+    ticks = _rate_ticks(ceiling)
+    parts = [plot.axes("tier", "booking rate", ticks, lambda t: _percent(t, 0))]
     slot = plot.inner_width / max(len(tiers), 1)
     for index, tier in enumerate(tiers):
         centre = plot.x(index + 0.5)
@@ -698,7 +736,7 @@ def tier_rate_chart(report: BacktestReport) -> str:
                 f'<line x1="{x_centre}" y1="{plot.y(outcome.low)}" x2="{x_centre}" '
                 f'y2="{plot.y(outcome.high)}" stroke="{COLORS["interval"]}"/>'
             )
-    legend_y = CHART_HEIGHT - 6
+    legend_y = MARGIN_TOP - 8
     parts.append(
         f'<text x="{CHART_WIDTH - 220}" y="{legend_y}" fill="{COLORS["leads"]}">■ baseline</text>'
         f'<text x="{CHART_WIDTH - 130}" y="{legend_y}" fill="{COLORS["bar"]}">■ candidate</text>'
