@@ -55,7 +55,7 @@ def score(lead: Lead, model: ScoringModel, now: datetime) -> ScoreResult:
 
 
 def score_many(leads: Iterable[Lead], model: ScoringModel, now: datetime) -> list[ScoreResult]:
-    """Score many leads at one moment; the same as `score` for each, in order."""
+    """Score many leads at one moment, in order, exactly as `score` does for each."""
     if now.tzinfo is None:
         raise ValueError(f"now must be timezone-aware, got {now!r}")
     compiled = model.compiled
@@ -73,7 +73,7 @@ class _Choice:
 
 
 class _OptionMatcher:
-    """Finds the option an answer text matches.
+    """Lookup from an answer text to the option it matches.
 
     `exact` compares texts without spaces and punctuation. `prefix` also
     accepts an answer that starts with the option's words; `contains` accepts
@@ -139,7 +139,7 @@ def _answer_texts(value: AnswerValue) -> tuple[str, ...]:
 def _match_answer(
     matcher: _OptionMatcher, value: AnswerValue
 ) -> tuple[list[tuple[str, _Choice]], list[str]]:
-    """Match an answer; returns (matched (text, choice) pairs, unmatched texts).
+    """Match an answer to options, returning (text, choice) pairs and the unmatched texts.
 
     A text is tried whole first, and split into its choices only when the
     whole text matches no option.
@@ -389,7 +389,7 @@ _URL_PATH = re.compile(r"^(?:[a-z][a-z0-9+.-]*://[^/?#]*)?([^?#]*)", re.IGNORECA
 
 
 def _url_path(url: str) -> str:
-    """Keep the path of a URL for evidence; query strings may carry personal data."""
+    """Return the path of a URL for evidence, because query strings may carry personal data."""
     match = _URL_PATH.match(url)
     path = match.group(1) if match else ""
     return path or "/"
@@ -420,8 +420,8 @@ class _EventRule(_CompiledRule):
 
     def evaluate(self, ctx: _Context) -> tuple[float, str] | None:
         # NOTE: an aggregate (a count with only the date of the latest event)
-        # is placed entirely at its `last_at`: the window and the decay treat
-        # all of its events as that recent. Undated activities count only for
+        # is placed entirely at its `last_at`, so the window and the decay
+        # treat all of its events as that recent. Undated activities count only for
         # rules with neither `within_days` nor `half_life_days`.
         timed = self.within is not None or self.half_life is not None
         count = 0
@@ -540,8 +540,8 @@ class _AbsenceRule(_CompiledRule):
         trigger_kind: ActivityKind,
         expect_kind: ActivityKind,
     ) -> tuple[float, str] | None:
-        # The latest trigger event that is at least `days` old: with an
-        # aggregate, its first and last dates are the only known events.
+        # Use the latest trigger event that is at least `days` old. Of an
+        # aggregate, only the first and last events have known dates.
         candidates = [
             moment
             for a in triggers
@@ -580,7 +580,7 @@ class _TagRule(_CompiledRule):
 
 
 class _TreatmentFinder:
-    """Finds the treatments of the price table an answer names."""
+    """Lookup from an answer to the treatments of the price table it names."""
 
     def __init__(self, treatments: dict[str, Any]) -> None:
         entries = []
@@ -682,7 +682,7 @@ def _round_half_up(value: float) -> int:
 
 
 class CompiledModel:
-    """A model with every rule compiled; `score` runs the rules on one lead."""
+    """A model with every rule compiled. `score` runs the rules on one lead."""
 
     def __init__(self, model: ScoringModel) -> None:
         self.version = model.version

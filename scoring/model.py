@@ -157,7 +157,7 @@ class AnswerRule(_RuleBase):
 
 
 class Band(_Strict):
-    """Points for a parsed value `v` with `min <= v < max`; either end may be left open."""
+    """Points for a parsed value `v` with `min <= v < max`. Either end may be left open."""
 
     min: Number | None = None
     max: Number | None = None
@@ -449,7 +449,7 @@ class ScoringModel(_Strict):
 
     @property
     def compiled(self) -> Any:
-        """The precompiled form the engine uses (see `scoring.compiled`)."""
+        """The precompiled form the engine runs (`scoring.engine.CompiledModel`)."""
         return self._compiled
 
 
@@ -601,8 +601,8 @@ def _toml_error_line(message: str) -> int | None:
 
 def _problems_from(exc: ValidationError, text: str) -> list[ModelProblem]:
     errors = exc.errors()
-    # A failed item can also fail its container ("options" too short after the
-    # bad item is dropped); the deeper error names the cause, so keep only it.
+    # A failed item also fails its container, because "options" is too short
+    # once the bad item is dropped. Only the deeper error names the cause.
     locations = [tuple(error["loc"]) for error in errors]
     problems = []
     for error in errors:

@@ -26,7 +26,7 @@ from typing import Final
 
 _CACHE_SIZE: Final = 4096
 
-# Dollars per unit of each currency. Approximate 2025 market rates; a model
+# Dollars per unit of each currency, at approximate 2025 market rates. A model
 # file overrides them in its `[currency.rates]` table.
 DEFAULT_USD_RATES: Final[dict[str, float]] = {"USD": 1.0, "GBP": 1.27, "EUR": 1.08}
 
@@ -199,7 +199,7 @@ def _read_range(text: str) -> tuple[float, float] | None:
     """Read `"1,000-2,500"`, `"2k"`, `"under 500"`, `"800+"`, `"between 1 and 2k"`.
 
     Returns (low, high) with `math.inf` for an open high end, or None when the
-    text holds no number.
+    text contains no number.
     """
     numbers = _numbers(text)
     if not numbers:
@@ -293,8 +293,8 @@ def parse_budget(
 
 # ------------------------------------------------------------------- timelines
 
-# Phrases read in this order; the first that matches decides. Each gives
-# (low, high) days from now. Order matters where phrases nest:
+# Phrases are tried in this order, and the first that matches decides. Each
+# gives (low, high) days from now. Order matters where phrases nest:
 # "next month" before "month", "this week" before "week".
 _TIMELINE_PHRASES: Final[tuple[tuple[re.Pattern[str], tuple[float, float], str | None], ...]] = (
     (
