@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
@@ -63,6 +64,7 @@ class SpreadsheetSource:
             self.table.header, mapping, path=str(self.path), strict=strict
         )
         self.issues: list[CellIssue] = []
+        self._parse_date = functools.partial(parse_datetime, default_tz=timezone)
 
     @property
     def header(self) -> tuple[str, ...]:
@@ -187,25 +189,21 @@ class SpreadsheetSource:
         self, number: int, row: Sequence[Cell], kind: ActivityKind, columns: dict[str, int]
     ) -> Activity | None:
         values: dict[str, object] = {}
-        for part, parse in (
-            ("count", parse_count),
-            ("last_at", lambda cell: parse_datetime(cell, self.timezone)),
-            ("first_at", lambda cell: parse_datetime(cell, self.timezone)),
-        ):
-            if part not in columns:
+        for part, index in columns.items():
+            cell = row[index] if index < len(row) else None
+            if part in ("url", "detail"):
+                text = cell_text(cell)
+                if text:
+                    values[part] = text
                 continue
-            cell = self._cell(row, columns[part])
+            parse = parse_count if part == "count" else self._parse_date
             try:
                 value = parse(cell)
             except CellValueError as exc:
-                self._note(number, columns[part], cell, exc)
+                self._note(number, index, cell, exc)
                 continue
             if value is not None:
                 values[part] = value
-        for part in ("url", "detail"):
-            text = cell_text(self._cell(row, columns.get(part)))
-            if text:
-                values[part] = text
 
         count = values.get("count")
         if count is None:

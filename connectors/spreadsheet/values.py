@@ -49,7 +49,7 @@ def parse_datetime(cell: Cell, default_tz: tzinfo = UTC) -> datetime | None:
     the first number is over 12, epoch seconds or milliseconds, and workbook
     date cells. Returns None for a blank cell.
     """
-    if cell is None:
+    if cell is None or cell == "":
         return None
     if isinstance(cell, datetime):
         return _aware(cell, default_tz)
@@ -84,6 +84,8 @@ def parse_count(cell: Cell) -> int | None:
     """Parse an event counter (`3`, `3.0`, `1,204`); None for a blank cell."""
     if cell is None or cell == "":
         return None
+    if isinstance(cell, str) and cell.isdigit():
+        return int(cell)
     if isinstance(cell, bool):
         raise CellValueError(f"not a count: expected a whole number, got {cell!r}")
     if isinstance(cell, int):

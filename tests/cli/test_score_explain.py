@@ -9,6 +9,9 @@ from typer.testing import CliRunner
 
 from connectors.spreadsheet import read_table
 from jobs.cli import app
+from tests.spreadsheet.logging_state import keep_logging_state  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("keep_logging_state")
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "leads.csv"
