@@ -2,9 +2,10 @@
 
 Each delivery is claimed (status `sending` with a lease) in its own short
 transaction before it is sent, and the result is recorded in another. A
-process that dies between sending and recording leaves the claim behind; once
-the lease ends the delivery is claimed and sent again with the same
-idempotency key, so a crash causes at most one repeat, and none in the CRM.
+process that dies between sending and recording leaves the claim behind.
+Once the lease ends, the delivery is claimed and sent again with the same
+idempotency key. So a crash causes at most one repeat, and the CRM, which
+deduplicates by that key, creates no second task.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class DeliveryResult:
-    """What happened to one delivery in this run."""
+    """The outcome of one delivery attempt in this run."""
 
     delivery_id: int
     alert_id: int
@@ -41,7 +42,7 @@ class DeliveryResult:
 
 @dataclass(slots=True)
 class DeliveryReport:
-    """What one outbox run did."""
+    """Counts and per-delivery outcomes of one outbox run."""
 
     results: list[DeliveryResult] = field(default_factory=list)
     digests_created: int = 0
@@ -287,6 +288,7 @@ def _record_failure(
             attempts=attempts,
             error=message,
             setting=error.setting,
+            retryable=error.retryable,
         )
     else:
         log.warning(

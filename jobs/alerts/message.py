@@ -1,4 +1,4 @@
-"""What an alert says: the hot lead, how to reach them, why they scored, where to look.
+"""Alert content: the hot lead, how to reach them, why they scored, where to look.
 
 Alerts show the lead's phone and email unmasked, because staff call them from
 the alert. Logs never carry these messages.
@@ -226,7 +226,7 @@ def _escape_mrkdwn(text: str) -> str:
 
 
 def sample_notice(account: str = "sample") -> AlertNotice:
-    """Return a made-up alert for `leadscore alerts test`; every value says it is a test."""
+    """Return a made-up alert for `leadscore alerts test`, named so staff see it is a test."""
     lead = HotLeadAlert(
         account=account,
         contact_id="leadscore-test",

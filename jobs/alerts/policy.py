@@ -95,8 +95,10 @@ def digest_due_at(
 ) -> datetime:
     """Return when the digest of leads past today's cap is sent.
 
-    At the next `digest_time` (local) when one is set; else at the next
-    opening after today; else at the next local midnight, when the cap resets.
+    The digest goes at the next local `digest_time` when one is set. Without
+    it, the digest waits for the next opening after now (the next day's when
+    the spa is open now). Without business hours, it goes at local midnight,
+    when the cap resets.
     """
     local_now = now.astimezone(zone)
     if digest_time is not None:

@@ -25,7 +25,7 @@ _HOURS_ENTRY = re.compile(
 
 
 class AfterHours(StrEnum):
-    """What a channel does with an alert that arrives outside business hours."""
+    """A channel's policy for alerts that arrive outside business hours."""
 
     HOLD = "hold"  # deliver at the next opening
     SEND = "send"  # deliver at once
@@ -211,7 +211,7 @@ class AlertSettings(BaseSettings):
         description="Wait before the first retry; each later retry waits twice as long.",
     )
     retry_max_seconds: float = Field(
-        default=3600.0, gt=0, description="Longest wait between two attempts, in seconds."
+        default=3600.0, gt=0, description="Maximum wait between two attempts, in seconds."
     )
     lease_seconds: float = Field(
         default=300.0,

@@ -8,9 +8,9 @@ sent. Deliveries move through these statuses::
                                           └──(retry later)───┤
                                                              └──▶ failed (retry limit)
 
-A delivery in `sending` whose lease has ended was claimed by a process that
-died before recording the result; it is claimed again and sent once more
-with the same idempotency key.
+A delivery in `sending` whose lease has ended belongs to a process that died
+before recording the result. The next run claims it again and sends it once
+more with the same idempotency key.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """`leadscore alerts` lists alerts with their deliveries; `leadscore alerts test` sends a sample.
 
 Exit codes: 0 on success, 1 when `alerts test` had a channel fail, 2 when a
-setting or option is invalid (the message says what to fix).
+setting or option is invalid (the message names the fix).
 """
 
 from __future__ import annotations

@@ -76,8 +76,12 @@ def make_contact(contact_id: str = "101", **details) -> Contact:
 
 def make_score(score: int, contact_id: str = "101", tier: Tier | None = None,
                disqualified_by: tuple[str, ...] = ()) -> ScoreResult:
-    if tier is None:
-        tier = Tier.HOT if score >= 80 else Tier.WARM if score >= 50 else Tier.COLD
+    if tier is None and score >= 80:
+        tier = Tier.HOT
+    elif tier is None and score >= 50:
+        tier = Tier.WARM
+    elif tier is None:
+        tier = Tier.COLD
     hits = (
         RuleHit("timeline", "Timeline", Part.INTENT, 30, 'timeline "This week"'),
         RuleHit("budget", "Budget", Part.FIT, 20, 'budget "$1,000+"'),

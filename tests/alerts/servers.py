@@ -25,7 +25,7 @@ class ReceivedRequest:
 
 @dataclass
 class WebhookReceiver:
-    """Records every POST; answers `fail_status` to the first `failures_left` requests.
+    """Records every POST; returns `fail_status` to the first `failures_left` requests.
 
     A request with an `Idempotency-Key` header creates a task, like a CRM's
     task endpoint: the same key returns the task created first.
@@ -135,7 +135,7 @@ def start_smtp_server(username: str | None = None, password: str | None = None) 
         if not isinstance(auth_data, LoginPassword):
             return AuthResult(success=False, handled=False)
         ok = auth_data.login.decode() == username and auth_data.password.decode() == password
-        # handled=False makes aiosmtpd answer the client with 535 on a failure.
+        # handled=False makes aiosmtpd reply 535 to the client on a failure.
         return AuthResult(success=ok, handled=False)
 
     port = free_port()

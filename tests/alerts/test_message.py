@@ -104,7 +104,7 @@ def test_digest_lists_every_lead_in_given_order():
     assert [name.split("|")[1].rstrip(">*") for name in names] == ["Cara", "Ann", "Bea"]
 
 
-def test_digest_over_fifty_blocks_keeps_every_lead_in_text():
+def test_digest_over_block_limit_keeps_text():
     leads = tuple(lead_alert(str(index), 80, name=f"Lead {index}") for index in range(30))
     notice = AlertNotice(alert_id=9, account=ACCOUNT, leads=leads,
                          alert_ids=tuple(range(30)), is_digest=True)

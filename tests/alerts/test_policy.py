@@ -87,7 +87,7 @@ def test_no_business_hours_means_always_open():
     assert policy.is_open(sunday_night, (), NEW_YORK) is True
 
 
-def test_business_hours_on_dst_sunday_open_in_local_time():
+def test_opening_on_dst_sunday():
     hours = parse_business_hours("Sun 10:00-14:00")
     # Sunday 8 March 2026 10:00 EDT is 14:00 UTC.
     assert policy.is_open(datetime(2026, 3, 8, 13, 59, tzinfo=UTC), hours, NEW_YORK) is False
@@ -119,7 +119,7 @@ def test_digest_without_time_goes_out_at_next_opening():
     assert due == datetime(2026, 3, 5, 14, 0, tzinfo=UTC)
 
 
-def test_digest_without_time_or_hours_goes_out_at_local_midnight():
+def test_digest_defaults_to_local_midnight():
     now = datetime(2026, 3, 4, 16, 0, tzinfo=UTC)
     due = policy.digest_due_at(now, digest_time=None, hours=(), zone=NEW_YORK)
     assert due == datetime(2026, 3, 5, 5, 0, tzinfo=UTC)

@@ -36,10 +36,10 @@ def build_channels(
 ) -> list[Channel]:
     """Build one channel per name in `settings.channels`.
 
-    A configured channel that lacks what it needs (a webhook URL, an SMTP
-    host, a sender or recipients) becomes an `UnavailableChannel` whose every
-    send fails with the error naming the setting, so the other channels still
-    deliver and the outbox keeps its alerts until the setting is fixed.
+    A configured channel that lacks a setting (a webhook URL, an SMTP host, a
+    sender or recipients) becomes an `UnavailableChannel`. Its every send fails
+    with an error naming the setting, so the other channels still deliver and
+    the outbox keeps its alerts until the setting is fixed.
     """
     channels: list[Channel] = []
     for name in settings.channel_names:

@@ -10,9 +10,9 @@ from jobs.alerts.message import AlertNotice
 class ChannelError(Exception):
     """A delivery to one channel failed.
 
-    The message says which channel, what failed and, when the cause is a
-    setting, which environment variable to fix (`setting`). `retryable=False`
-    marks a failure that repeats until the setting is fixed; the outbox still
+    The message names the channel, what failed and, when the cause is a
+    setting, the environment variable to fix (`setting`). `retryable=False`
+    marks a failure that repeats until the setting is fixed. The outbox still
     keeps the delivery and retries it, so nothing is lost once it is fixed.
     """
 
