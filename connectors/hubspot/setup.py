@@ -1,0 +1,222 @@
+"""Create the worker's contact properties, and check an account for `leadscore doctor`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from connectors.base import CheckResult, SetupReport
+from connectors.errors import ConnectorError, MissingScopeError
+from connectors.hubspot import api
+from connectors.hubspot.config import PipelineMode, ScoreProperties
+from connectors.hubspot.mapping import PropertyInfo
+from scoring.result import Tier
+
+if TYPE_CHECKING:
+    from connectors.hubspot.connector import HubSpotConnector
+
+_TIER_LABELS = {
+    Tier.HOT: "Hot",
+    Tier.WARM: "Warm",
+    Tier.COLD: "Cold",
+    Tier.DISQUALIFIED: "Disqualified",
+}
+
+
+def property_definitions(names: ScoreProperties) -> list[dict[str, Any]]:
+    """Return the PropertyCreate bodies of the worker's contact properties."""
+    number = {"type": "number", "fieldType": "number"}
+    return [
+        {"name": names.score, "label": "Lead score (1-100)", **number},
+        {"name": names.fit, "label": "Lead fit (0-100)", **number},
+        {"name": names.intent, "label": "Lead intent (0-100)", **number},
+        {
+            "name": names.tier,
+            "label": "Lead tier",
+            "type": "enumeration",
+            "fieldType": "select",
+            "options": [
+                {
+                    "label": _TIER_LABELS[tier],
+                    "value": tier.value,
+                    "displayOrder": order,
+                    "hidden": False,
+                }
+                for order, tier in enumerate(Tier)
+            ],
+        },
+        {
+            "name": names.reasons,
+            "label": "Lead score reasons",
+            "type": "string",
+            "fieldType": "textarea",
+        },
+        {
+            "name": names.scored_at,
+            "label": "Lead scored at",
+            "type": "datetime",
+            "fieldType": "date",
+        },
+    ]
+
+
+def setup_account(connector: HubSpotConnector, *, apply: bool) -> SetupReport:
+    """Create the property group and properties that are missing; report the rest."""
+    http = connector.http
+    names = connector.config.properties
+    created: list[str] = []
+    existing: list[str] = []
+    problems: list[str] = []
+
+    group_path = api.CONTACT_PROPERTY_GROUP.format(name=names.group)
+    status, _ = http.request_json(
+        "GET", group_path, endpoint="properties.group_get", allow_status=(404,)
+    )
+    group_label = f"group {names.group}"
+    if status != 404:
+        existing.append(group_label)
+    elif not apply:
+        problems.append(f"property group {names.group} is missing; run setup to create it")
+    else:
+        body = {"name": names.group, "label": names.group_label, "displayOrder": -1}
+        status, _ = http.request_json(
+            "POST",
+            api.CONTACT_PROPERTY_GROUPS,
+            json=body,
+            endpoint="properties.group_create",
+            allow_status=(409,),
+        )
+        (existing if status == 409 else created).append(group_label)
+
+    current = {info.name: info for info in connector.contact_properties(refresh=True)}
+    for definition in property_definitions(names):
+        name = definition["name"]
+        label = f"property {name}"
+        info = current.get(name)
+        if info is not None:
+            existing.append(label)
+            if info.type != definition["type"]:
+                problems.append(
+                    f"property {name} exists with type {info.type}, expected "
+                    f"{definition['type']}; rename it in the settings or delete it in HubSpot"
+                )
+            continue
+        if not apply:
+            problems.append(f"property {name} is missing; run setup to create it")
+            continue
+        body = {**definition, "groupName": names.group, "formField": False}
+        status, _ = http.request_json(
+            "POST",
+            api.CONTACT_PROPERTIES,
+            json=body,
+            endpoint="properties.create",
+            allow_status=(409,),
+        )
+        (existing if status == 409 else created).append(label)
+
+    connector.contact_properties(refresh=True)
+    problems.extend(missing.describe() for missing in connector.mapper.missing)
+    problems.extend(_pipeline_problems(connector))
+    return SetupReport(created=tuple(created), existing=tuple(existing), problems=tuple(problems))
+
+
+def _pipeline_problems(connector: HubSpotConnector) -> list[str]:
+    config = connector.config
+    if config.pipeline_mode is not PipelineMode.DEAL:
+        return []
+    path = api.DEAL_PIPELINE.format(pipeline_id=config.deal_pipeline_id)
+    status, body = connector.http.request_json(
+        "GET", path, endpoint="pipelines.get", allow_status=(404,)
+    )
+    if status == 404:
+        return [f"deal pipeline {config.deal_pipeline_id!r} not found; set deal_pipeline_id"]
+    stage_ids = {str(stage.get("id")) for stage in (body or {}).get("stages") or ()}
+    return [
+        f"deal stage {stage!r} for tier {tier.value} is not in pipeline "
+        f"{config.deal_pipeline_id!r}; set deal_stage_ids"
+        for tier, stage in config.deal_stage_ids.items()
+        if stage not in stage_ids
+    ]
+
+
+def _probe(name: str, call, fix: str) -> CheckResult:
+    try:
+        call()
+    except MissingScopeError as exc:
+        return CheckResult(name, False, str(exc), f"grant {', '.join(exc.scopes)} to the app")
+    except ConnectorError as exc:
+        return CheckResult(name, False, str(exc), fix)
+    return CheckResult(name, True, "ok")
+
+
+def check_account(connector: HubSpotConnector) -> list[CheckResult]:
+    """Check the token, the scopes, the worker's properties and the field mapping."""
+    http = connector.http
+    config = connector.config
+    results = [
+        _probe(
+            "hubspot token and contacts read scope",
+            lambda: http.request_json(
+                "GET", api.CONTACTS, params={"limit": "1"}, endpoint="contacts.list"
+            ),
+            "set HUBSPOT_TOKEN to a valid private app token with crm.objects.contacts.read",
+        ),
+        _probe(
+            "hubspot properties read scope",
+            lambda: connector.contact_properties(refresh=True),
+            "grant crm.schemas.contacts.read to the app",
+        ),
+    ]
+    if config.pipeline_mode is PipelineMode.DEAL or config.outcome_deal_stages:
+        results.append(
+            _probe(
+                "hubspot deals read scope",
+                lambda: http.request_json(
+                    "GET",
+                    api.DEAL_PIPELINE.format(pipeline_id=config.deal_pipeline_id),
+                    endpoint="pipelines.get",
+                    allow_status=(404,),
+                ),
+                "grant crm.objects.deals.read to the app",
+            )
+        )
+    if not all(result.ok for result in results[:2]):
+        return results
+
+    names = config.properties
+    known = {info.name: info for info in connector.contact_properties()}
+    expected = [definition["name"] for definition in property_definitions(names)]
+    missing = [name for name in expected if name not in known]
+    results.append(
+        CheckResult(
+            "hubspot score properties",
+            not missing,
+            "all present" if not missing else "missing: " + ", ".join(missing),
+            "" if not missing else "run `leadscore setup` to create them",
+        )
+    )
+    mapping_missing = connector.mapper.missing
+    results.append(
+        CheckResult(
+            "hubspot field mapping",
+            not mapping_missing,
+            "every mapped property exists"
+            if not mapping_missing
+            else "; ".join(item.describe() for item in mapping_missing),
+            "" if not mapping_missing else "fix the [mapping] names in the model file",
+        )
+    )
+    results.append(
+        CheckResult(
+            "hubspot write scopes",
+            True,
+            "not verifiable without writing: crm.objects.contacts.write and "
+            "crm.schemas.contacts.write are needed"
+            + (
+                ", and crm.objects.deals.write" if config.pipeline_mode is PipelineMode.DEAL else ""
+            ),
+        )
+    )
+    return results
+
+
+__all__ = ["PropertyInfo", "check_account", "property_definitions", "setup_account"]
