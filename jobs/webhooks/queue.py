@@ -91,7 +91,10 @@ def _insert_ignoring_conflicts(conn: sa.Connection, table: sa.Table, values: dic
         raise NotImplementedError(
             f"the webhook queue supports SQLite and PostgreSQL, not {dialect}"
         )
-    return conn.execute(statement).rowcount == 1
+    # RETURNING tells inserted from skipped on both backends; psycopg reports
+    # rowcount -1 for a skipped or inserted row alike.
+    key_column = next(iter(table.primary_key.columns))
+    return conn.execute(statement.returning(key_column)).first() is not None
 
 
 def record_delivery(conn: sa.Connection, key: str, account: str, *, now: datetime) -> bool:
@@ -261,7 +264,7 @@ def mark_done(conn: sa.Connection, event: ClaimedEvent, *, now: datetime | None 
     if row.rerun:
         values = {"status": STATUS_PENDING, "rerun": False, "attempts": 0, "next_attempt_at": None}
     else:
-        values = {"status": STATUS_DONE, "event_kinds": "", "last_error": None}
+        values = {"status": STATUS_DONE, "event_kinds": "", "attempts": 0, "last_error": None}
     conn.execute(
         sa.update(webhook_queue)
         .where(queue.id == event.id)
