@@ -409,6 +409,31 @@ class ScoringModel(_Strict):
         self._compiled = compile_model(self)
         return self
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False):
+        """Copy the model. With `update`, validate and compile the copy again.
+
+        Pydantic's own copy skips validation, so the copy would keep the old
+        compiled rules and cutoffs. Unless `update` sets `version`, the copy's
+        content hash is recomputed from its fields.
+        """
+        if not update:
+            return super().model_copy(deep=deep)
+        data = {**self.model_dump(mode="json"), **update}
+        if "version" not in update:
+            declared = self.version.split("+", 1)[0]
+            data["version"] = f"{declared}+{content_hash({**data, 'version': declared})}"
+        return type(self).model_validate(data)
+
+    def __eq__(self, other: object) -> bool:
+        # Pydantic also compares private attributes, and two compilations of
+        # one model are different objects. Models are equal when their fields are.
+        if not isinstance(other, ScoringModel):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.version))
+
     def parts(self) -> Iterator[tuple[Part, PartSection]]:
         yield Part.FIT, self.fit
         yield Part.INTENT, self.intent

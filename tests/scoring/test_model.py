@@ -1,5 +1,6 @@
 """Model file validation: every problem names the file, the key, the line and the reason."""
 
+import pickle
 import textwrap
 from pathlib import Path
 
@@ -351,3 +352,31 @@ def test_file_error_names_file_and_line(tmp_path: Path):
         load_model(path)
     assert caught.value.source == str(path)
     assert str(caught.value).startswith(f"{path}:{line_of(VALID, 'points = 30')} at ")
+
+
+def test_model_copy_with_update_recompiles():
+    model = parse_model(VALID)
+    stricter = model.model_copy(update={"tiers": {"hot": 90, "warm": 60}})
+    assert stricter.tiers.hot == 90
+    assert stricter.compiled.tiers.hot == 90
+    assert stricter.version.startswith("1.0+")
+    assert stricter.version != model.version
+
+
+def test_model_copy_with_invalid_update_is_rejected():
+    model = parse_model(VALID)
+    with pytest.raises(ValueError, match="must be below hot cutoff"):
+        model.model_copy(update={"tiers": {"hot": 50, "warm": 60}})
+
+
+def test_model_survives_pickle():
+    model = parse_model(VALID)
+    restored = pickle.loads(pickle.dumps(model))
+    assert restored == model
+    assert restored.compiled is not None
+
+
+def test_models_parsed_twice_are_equal():
+    assert parse_model(VALID) == parse_model(VALID)
+    assert hash(parse_model(VALID)) == hash(parse_model(VALID))
+    assert parse_model(VALID) != parse_model(VALID.replace("points = 30", "points = 29"))
