@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +13,7 @@ import sqlalchemy as sa
 from connectors.base import Contact
 from jobs.alerts.settings import AlertSettings
 from jobs.alerts.tables import alert_deliveries, alerts
-from jobs.store.schema import metadata
+from jobs.store import Store
 from scoring.lead import Activity, ActivityKind, Lead
 from scoring.result import Part, RuleHit, ScoreResult, Tier
 
@@ -27,22 +29,42 @@ class ModelStub:
 
 
 def open_store_engine(path) -> sa.Engine:
-    """Open the state store file the way the worker does, or create the tables directly."""
-    try:
-        from jobs.store import Store  # the worker's store, once it exists
-    except ImportError:
-        engine = sa.create_engine(f"sqlite:///{path}")
-        metadata.create_all(engine)
-        return engine
-    store = Store.open(f"sqlite:///{path}")
-    return store.engine
+    """Open the state store file the way the worker does (tables created and migrated)."""
+    return Store.open(f"sqlite:///{path}").engine
 
 
 @pytest.fixture
-def engine(tmp_path):
+def sqlite_engine(tmp_path):
     engine = open_store_engine(tmp_path / "leadscore.db")
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def postgres_engine():
+    """A store in a fresh PostgreSQL database, dropped afterwards; skips without one."""
+    from jobs.store.store import normalize_database_url
+
+    base = os.environ.get("DATABASE_URL_TEST")
+    if not base:
+        pytest.skip("DATABASE_URL_TEST is not set (.ci/run starts a PostgreSQL server)")
+    database = f"leadscore_alerts_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(normalize_database_url(base), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
+    url = normalize_database_url(base).set(database=database)
+    store = Store.open(url.render_as_string(hide_password=False))
+    yield store.engine
+    store.engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request):
+    """The state store's engine on a SQLite file and, with DATABASE_URL_TEST, on PostgreSQL."""
+    return request.getfixturevalue(f"{request.param}_engine")
 
 
 @pytest.fixture

@@ -48,7 +48,8 @@ def test_killed_worker_redelivers_once_with_same_key(engine, model, receiver, cr
             model=model, now=START, settings=settings,
         )
 
-    result = run_crashing_worker(str(engine.url), values, START, crm_endpoint.url)
+    database_url = engine.url.render_as_string(hide_password=False)
+    result = run_crashing_worker(database_url, values, START, crm_endpoint.url)
     assert result.returncode == -signal.SIGKILL, result.stderr
     [delivery] = delivery_rows(engine)
     assert delivery.status == "sending"
