@@ -168,6 +168,7 @@ def test_pull_changed_does_not_see_unindexed_contact(connector, fake, clock):
     assert len(second) == 1
 
 
+@pytest.mark.slow
 def test_pull_changed_reslices_past_search_cap(connector, fake, clock):
     start = _ms(clock.datetime()) - 20_000_000
     ids = [fake.add_contact({}, modified_ms=start + n * 1000) for n in range(10_450)]
@@ -182,6 +183,7 @@ def test_pull_changed_reslices_past_search_cap(connector, fake, clock):
     assert len(searches) <= 10_450 // 200 + 3
 
 
+@pytest.mark.slow
 def test_pull_changed_walks_ids_when_slice_shares_one_timestamp(connector, fake, clock):
     stamp = _ms(clock.datetime()) - 60_000
     same = [fake.add_contact({}, modified_ms=stamp) for _ in range(10_100)]
