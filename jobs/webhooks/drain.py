@@ -37,8 +37,9 @@ from jobs.webhooks.queue import ClaimedEvent
 log = structlog.get_logger(__name__)
 
 DEFAULT_BATCH_SIZE = 100
-# Rounds of claim → fetch → process in one run, so one run cannot hold the
-# daemon's job slot for ever while webhooks keep arriving.
+# Rounds of claim → fetch → process in one run. A run goes on until nothing is
+# due, so contacts queued while it worked are not left for the next interval,
+# but stops after this many rounds so it cannot hold the job slot for ever.
 DEFAULT_MAX_ROUNDS = 10
 PRUNE_INTERVAL = timedelta(hours=1)
 
@@ -109,8 +110,6 @@ class WebhookDrain:
                 break
             stats.claimed += len(claimed)
             self._drain_claimed(claimed, stats)
-            if len(claimed) < self.batch_size:
-                break
         self._prune_now_and_then()
         if stats.claimed:
             log.info(

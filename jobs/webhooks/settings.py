@@ -76,16 +76,17 @@ class WebhookSettings(BaseSettings):
     )
     hubspot_own_properties: tuple[str, ...] = Field(
         default=(
-            "medspa_lead_score",
-            "medspa_lead_tier",
-            "medspa_fit_score",
-            "medspa_intent_score",
-            "medspa_score_reasons",
-            "medspa_scored_at",
+            "leadscore_score",
+            "leadscore_fit",
+            "leadscore_intent",
+            "leadscore_tier",
+            "leadscore_reasons",
+            "leadscore_scored_at",
         ),
         description=(
-            "Contact properties the worker writes. A propertyChange event on one of them "
-            "is the echo of the worker's own write and is dropped."
+            "Contact properties the worker writes (the HubSpot connector's default names). "
+            "A propertyChange event on one of them is the echo of the worker's own write "
+            "and is dropped."
         ),
     )
     ghl_public_key: str | None = Field(
@@ -103,10 +104,11 @@ class WebhookSettings(BaseSettings):
         ),
     )
     ghl_alert_tags: tuple[str, ...] = Field(
-        default=("hot-lead",),
+        default=("lead-tier-hot",),
         description=(
-            "Tags the worker adds to alert staff. A ContactTagUpdate that only adds or "
-            "removes these tags is the echo of the worker's own write and is dropped."
+            "Tags the worker adds to alert staff (the GoHighLevel connector's alert tag). "
+            "A ContactTagUpdate that only adds or removes these tags is the echo of the "
+            "worker's own write and is dropped."
         ),
     )
     generic_tokens: dict[str, SecretStr] = Field(

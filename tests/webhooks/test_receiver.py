@@ -195,7 +195,7 @@ def test_hubspot_out_of_order_events_keep_latest(receiver, sqlite_store):
 
 
 def test_hubspot_own_property_change_dropped(receiver, sqlite_store):
-    own = hubspot_event(501, FROZEN_NOW, property_name="medspa_lead_score")
+    own = hubspot_event(501, FROZEN_NOW, property_name="leadscore_score")
     from_our_app = hubspot_event(
         502, FROZEN_NOW, property_name="lifecyclestage", changeSource="INTEGRATION",
         sourceId="777001",
@@ -424,9 +424,9 @@ def test_ghl_alert_tag_echo_dropped(receiver, sqlite_store, ed25519_key):
     update = ghl_body("ContactUpdate", webhook_id="wh-1", timestamp=NOW_ISO, id="c-1",
                       tags=["Botox", "new-lead"])
     alert_tag_added = ghl_body("ContactTagUpdate", webhook_id="wh-2", timestamp=NOW_ISO,
-                               id="c-1", tags=["botox", "new-lead", "Hot-Lead"])
+                               id="c-1", tags=["botox", "new-lead", "Lead-Tier-Hot"])
     staff_tag_added = ghl_body("ContactTagUpdate", webhook_id="wh-3", timestamp=NOW_ISO,
-                               id="c-1", tags=["botox", "new-lead", "hot-lead", "vip"])
+                               id="c-1", tags=["botox", "new-lead", "lead-tier-hot", "vip"])
 
     post_ghl(receiver, update, ghl_headers(ed25519_key, update))
     with sqlite_store.engine.begin() as conn:
@@ -440,12 +440,12 @@ def test_ghl_alert_tag_echo_dropped(receiver, sqlite_store, ed25519_key):
     assert staff.json()["queued"] == 1
     with sqlite_store.engine.connect() as conn:
         stored = conn.execute(sa.select(webhook_contact_tags.c.tags)).scalar_one()
-    assert json.loads(stored) == ["botox", "hot-lead", "new-lead", "vip"]
+    assert json.loads(stored) == ["botox", "lead-tier-hot", "new-lead", "vip"]
 
 
 def test_ghl_tag_update_without_history_queued(receiver, sqlite_store, ed25519_key):
     body = ghl_body("ContactTagUpdate", webhook_id="wh-1", timestamp=NOW_ISO, id="c-1",
-                    tags=["hot-lead"])
+                    tags=["lead-tier-hot"])
 
     response = post_ghl(receiver, body, ghl_headers(ed25519_key, body))
 
@@ -546,7 +546,7 @@ def test_receiver_wakes_drain_only_when_queued(start_receiver, settings):
     receiver = start_receiver(settings, on_enqueued=lambda: wakeups.append(1))
 
     post_hubspot(receiver, [hubspot_event(501, FROZEN_NOW)])
-    post_hubspot(receiver, [hubspot_event(502, FROZEN_NOW, property_name="medspa_lead_tier")])
+    post_hubspot(receiver, [hubspot_event(502, FROZEN_NOW, property_name="leadscore_tier")])
 
     assert wakeups == [1]
 

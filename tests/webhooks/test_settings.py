@@ -14,7 +14,7 @@ def test_settings_read_prefixed_environment(monkeypatch):
     monkeypatch.setenv("LEADSCORE_WEBHOOK_PUBLIC_BASE_URL", "https://hooks.example-spa.test/")
     monkeypatch.setenv("LEADSCORE_WEBHOOK_HUBSPOT_CLIENT_SECRET", "s3cret-value")
     monkeypatch.setenv("LEADSCORE_WEBHOOK_GENERIC_TOKENS", '{"gohighlevel:loc-1": "tok-1"}')
-    monkeypatch.setenv("LEADSCORE_WEBHOOK_GHL_ALERT_TAGS", '["hot-lead", "call-now"]')
+    monkeypatch.setenv("LEADSCORE_WEBHOOK_GHL_ALERT_TAGS", '["lead-tier-hot", "call-now"]')
 
     settings = WebhookSettings(_env_file=None)
 
@@ -24,7 +24,7 @@ def test_settings_read_prefixed_environment(monkeypatch):
     assert settings.public_base_url == "https://hooks.example-spa.test"
     assert settings.hubspot_client_secret.get_secret_value() == "s3cret-value"
     assert settings.generic_tokens["gohighlevel:loc-1"].get_secret_value() == "tok-1"
-    assert settings.ghl_alert_tags == ("hot-lead", "call-now")
+    assert settings.ghl_alert_tags == ("lead-tier-hot", "call-now")
 
 
 def test_settings_hide_secrets_in_repr():
