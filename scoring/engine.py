@@ -331,7 +331,13 @@ class _RangeRule(_CompiledRule):
             return None
         best: tuple[float, str] | None = None
         if isinstance(value, int | float) and not isinstance(value, bool):
-            candidates = [(_fmt(value), Quantity(float(value), float(value)))]
+            # A bare number is days for a timeline, and an amount in the
+            # model's default currency for a budget.
+            text = _fmt(value)
+            if self.parse == "budget":
+                candidates = [(text, self._parse(text, ctx.now))]
+            else:
+                candidates = [(text, Quantity(float(value), float(value)))]
         else:
             candidates = []
             for text in _answer_texts(value):
@@ -620,15 +626,11 @@ class _BudgetBelowRule(_CompiledRule):
         treatment_value = ctx.lead.field_value(self.treatment_field)
         if budget_value is None or treatment_value is None:
             return None
-        if isinstance(budget_value, int | float) and not isinstance(budget_value, bool):
-            budget_text = _fmt(budget_value)
-            budget: ParseResult = Quantity(float(budget_value), float(budget_value))
-        else:
-            texts = _answer_texts(budget_value)
-            if not texts:
-                return None
-            budget_text = texts[0]
-            budget = parse_budget(budget_text, self.rates, self.default_currency)
+        texts = _answer_texts(budget_value)
+        if not texts:
+            return None
+        budget_text = texts[0]
+        budget = parse_budget(budget_text, self.rates, self.default_currency)
         if not isinstance(budget, Quantity):
             return None
         priced = [

@@ -455,6 +455,39 @@ class ScoringModel(_Strict):
                 )
         return infos
 
+    def field_warnings(self) -> list[ModelProblem]:
+        """List rules that read a field no `[mapping]` entry fills.
+
+        Connectors fill only the answers and attributes the mapping names, so
+        such a rule never fires (often a typo). Returns nothing when the
+        mapping names no answers or attributes at all, because then the
+        caller fills the fields by their own keys.
+        """
+        mapped = set(self.mapping.answers) | set(self.mapping.attributes)
+        if not mapped:
+            return []
+        warnings = []
+        for key, field in self._fields_read():
+            if field not in mapped:
+                reason = (
+                    f"field {field!r} is not in [mapping.answers] or [mapping.attributes], "
+                    "so this rule never fires; add it there or fix the spelling"
+                )
+                warnings.append(ModelProblem(key=key, line=None, reason=reason))
+        return warnings
+
+    def _fields_read(self) -> Iterator[tuple[str, str]]:
+        for part, section in self.parts():
+            for index, rule in enumerate(section.rules):
+                path = f"{part.value}.rules[{index}]"
+                if isinstance(rule, AnswerRule | RangeRule | BudgetBelowTreatmentRule):
+                    yield f"{path}.field", rule.field
+                if isinstance(rule, BudgetBelowTreatmentRule):
+                    yield f"{path}.treatment_field", rule.treatment_field or self.treatment_field
+        for index, disqualifier in enumerate(self.disqualifiers):
+            if disqualifier.field is not None:
+                yield f"disqualifiers[{index}].field", disqualifier.field
+
     def part_max(self, part: Part) -> float:
         """Return the points that make a part 100: `max_points`, or what its rules give at most."""
         section = self.fit if part is Part.FIT else self.intent

@@ -1,7 +1,8 @@
 """`leadscore model check [FILE]`: validate a scoring model file.
 
 Exit codes: 0 when the model is valid, 1 when it is missing or invalid (each
-problem is printed with the file, line or key, and the reason).
+problem is printed with the file, line or key, and the reason). Warnings, such
+as a rule reading a field the mapping never fills, do not change the exit code.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def check(
             err.print(f"ERROR: {escape(problem.describe(exc.source or source))}")
         raise typer.Exit(EXIT_INVALID) from exc
 
+    for warning in model.field_warnings():
+        err.print(f"WARNING: {escape(warning.describe(str(file or default_model_path())))}")
     rules = model.rules()
     fit = sum(1 for rule in rules if rule.part is Part.FIT)
     intent = len(rules) - fit

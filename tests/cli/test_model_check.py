@@ -82,3 +82,12 @@ def test_model_check_missing_file_fails(tmp_path: Path):
     result = runner.invoke(app, ["model", "check", str(path)])
     assert result.exit_code == 1
     assert f"ERROR: {path}: model file not found" in result.output
+
+
+def test_model_check_warns_about_unmapped_field(tmp_path: Path):
+    path = tmp_path / "spa.toml"
+    path.write_text(VALID + '\n[mapping.answers]\ntimeline = ["timeline"]\n', encoding="utf-8")
+    result = runner.invoke(app, ["model", "check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert f"WARNING: {path} at fit.rules[0].field: field 'treatment' is not in" in result.output
+    assert "OK: Small spa" in result.output

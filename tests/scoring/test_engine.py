@@ -979,3 +979,21 @@ def test_score_many_matches_score():
         for i, timeline in enumerate(["ASAP", "1-3 months", "nonsense"])
     ]
     assert score_many(leads, model, NOW) == [score(one, model, NOW) for one in leads]
+
+
+def test_numeric_budget_uses_default_currency():
+    model = model_with(
+        BUDGET_RULE.format(use="") + BUDGET_BELOW,
+        extra='[currency]\ndefault = "GBP"\nrates = { GBP = 2.0 }\n',
+    )
+    # 400 pounds at 2 dollars each: $800, enough for a $650 filler.
+    result = score(lead(answers={"budget": 400, "treatment": "Fillers"}), model, NOW)
+    assert points_of(result, "budget") == 25
+    assert points_of(result, "below") is None
+    result = score(lead(answers={"budget": 300, "treatment": "Fillers"}), model, NOW)
+    assert points_of(result, "below") == -15
+
+
+def test_numeric_timeline_counts_days():
+    model = model_with(TIMELINE_RULE)
+    assert points_of(score(lead(answers={"timeline": 10}), model, NOW), "timeline") == 26

@@ -380,3 +380,24 @@ def test_models_parsed_twice_are_equal():
     assert parse_model(VALID) == parse_model(VALID)
     assert hash(parse_model(VALID)) == hash(parse_model(VALID))
     assert parse_model(VALID) != parse_model(VALID.replace("points = 30", "points = 29"))
+
+
+def test_field_warnings_name_unmapped_fields():
+    text = VALID.replace('field = "timeline"', 'field = "timline"') + textwrap.dedent(
+        """
+        [mapping.answers]
+        treatment = ["Treatment Interest"]
+        timeline = ["When would you like to start?"]
+        """
+    )
+    warnings = parse_model(text).field_warnings()
+    assert [warning.key for warning in warnings] == ["intent.rules[0].field"]
+    assert "'timline'" in warnings[0].reason
+
+
+def test_field_warnings_empty_without_mapping():
+    assert parse_model(VALID).field_warnings() == []
+
+
+def test_default_model_reads_only_mapped_fields():
+    assert load_model(None).field_warnings() == []
