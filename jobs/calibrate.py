@@ -73,6 +73,11 @@ DEFAULT_SEED = 42
 DEFAULT_TEST_FRACTION = 0.3
 DEFAULT_L2 = 1.0
 TIER_ORDER = ("hot", "warm", "cold", "disqualified")
+# A rule must fire for this share of training leads to carry the score offset.
+OFFSET_RULE_MIN_COVERAGE = 0.99
+# Fitted log-odds from the 1st to the 99th percentile map onto these scores.
+SCORE_SPREAD_LOW = 1
+SCORE_SPREAD_HIGH = 99
 
 
 class CalibrationInputError(ValueError):
@@ -292,6 +297,8 @@ class WeightFit:
     points_budget: float
     note: str = ""
     test_indices: np.ndarray | None = None
+    offset_rule: str | None = None
+    offset_points: int = 0
 
 
 @dataclass(frozen=True)
@@ -531,19 +538,25 @@ def fit_weights(scored: ScoredLeads, options: CalibrateOptions) -> WeightFit | N
         [(f.column, float(c)) for f, c in zip(features, fit.coefficients, strict=True)]
     )
     multiplier = budget / fitted_budget if fitted_budget else 0.0
-    weights = tuple(
-        SuggestedWeight(
-            rule=scored.rules[feature.column],
-            level=feature.level,
-            coefficient=float(coefficient),
-            current_points=feature.current_points,
-            suggested_points=round(float(coefficient) * multiplier),
-            fired_in_training=int((matrix[train, position] != 0).sum()),
+    offset_rule, offset = None, 0
+    spread = _spread_to_score_range(features, matrix[train], fit.coefficients)
+    if spread is not None:
+        offset_rule, multiplier, offset = spread
+    weights = []
+    for position, (feature, coefficient) in enumerate(zip(features, fit.coefficients, strict=True)):
+        suggested = float(coefficient) * multiplier
+        if feature.column == offset_rule:
+            suggested += offset
+        weights.append(
+            SuggestedWeight(
+                rule=scored.rules[feature.column],
+                level=feature.level,
+                coefficient=float(coefficient),
+                current_points=feature.current_points,
+                suggested_points=round(suggested),
+                fired_in_training=int((matrix[train, position] != 0).sum()),
+            )
         )
-        for position, (feature, coefficient) in enumerate(
-            zip(features, fit.coefficients, strict=True)
-        )
-    )
 
     note = ""
     fitted_auc = current_auc = None
@@ -560,13 +573,47 @@ def fit_weights(scored: ScoredLeads, options: CalibrateOptions) -> WeightFit | N
         test_size=len(test),
         l2=options.l2,
         converged=fit.converged,
-        weights=weights,
+        weights=tuple(weights),
         fitted_test_auc=fitted_auc,
         current_test_auc=current_auc,
         points_budget=budget,
         note=note,
         test_indices=test,
+        offset_rule=scored.rules[offset_rule].rule_id if offset_rule is not None else None,
+        offset_points=offset,
     )
+
+
+def _spread_to_score_range(
+    features: Sequence[_Feature], train_matrix: np.ndarray, coefficients: np.ndarray
+) -> tuple[int, float, int] | None:
+    """Return (rule column, points per log-odds unit, offset) that spread scores over 1–100.
+
+    A model file has no intercept, and the engine clips totals below 1, so
+    leads whose fitted points add up to less than zero would all tie at 1.
+    When an answer or range rule fires for nearly every lead, adding the
+    same offset to each of its levels acts as an intercept: the 1st to 99th
+    percentile of fitted log-odds is then mapped onto scores 1–99. Returns
+    None when no rule fires often enough or nothing falls below zero.
+    """
+    log_odds = train_matrix @ coefficients
+    low, high = np.quantile(log_odds, [0.01, 0.99])
+    if low >= 0 or high <= low:
+        return None
+    coverage: dict[int, np.ndarray] = {}
+    for position, feature in enumerate(features):
+        if feature.level is None:
+            continue
+        fired = train_matrix[:, position] != 0
+        coverage[feature.column] = coverage.get(feature.column, np.zeros_like(fired)) | fired
+    if not coverage:
+        return None
+    column, fired = max(coverage.items(), key=lambda item: item[1].mean())
+    if fired.mean() < OFFSET_RULE_MIN_COVERAGE:
+        return None
+    multiplier = (SCORE_SPREAD_HIGH - SCORE_SPREAD_LOW) / (high - low)
+    offset = round(SCORE_SPREAD_LOW - low * multiplier)
+    return column, float(multiplier), offset
 
 
 def _points_budget(values: Sequence[tuple[int, float]]) -> float:

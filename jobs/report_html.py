@@ -604,6 +604,13 @@ def _weight_section(report: CalibrationReport) -> str:
         text_columns=2,
     )
     note = f'<p class="warning">{escape(fit.note)}</p>' if fit.note else ""
+    if fit.offset_rule is not None:
+        note += (
+            f"<p>Every level of <code>{escape(fit.offset_rule)}</code>, a rule that fires for "
+            f"nearly every lead, includes an offset of {_signed(fit.offset_points)} points. A "
+            "model file has no intercept and scores below 1 are clipped, so this offset keeps "
+            "the candidate's scores spread over 1–100 instead of tied at 1.</p>"
+        )
     candidate = ""
     if report.candidate_test_auc is not None:
         candidate = (
@@ -615,8 +622,9 @@ def _weight_section(report: CalibrationReport) -> str:
         f"(penalty {fit.l2:g}), fitted on {fit.train_size} leads and judged on {fit.test_size} "
         f"held-out leads (split {escape(fit.split)}). An answer or range rule gets one weight "
         "per points level (the options or bands now worth those points); other rules get one "
-        "weight. Weights are rescaled so each rule's largest absolute points add up to the "
-        f"current model's {fit.points_budget:g}.</p>"
+        "weight. Weights are rescaled to points so each rule's largest absolute points add up "
+        f"to the current model's {fit.points_budget:g}, or, when a rule can carry an offset, "
+        "so the fitted log-odds of the 1st to 99th percentile lead span scores 1 to 99.</p>"
         f"<p>Held-out ROC AUC: fitted weights <strong>{_number(fit.fitted_test_auc)}</strong>, "
         f"current score <strong>{_number(fit.current_test_auc)}</strong>"
         f"{candidate}.</p>{note}"

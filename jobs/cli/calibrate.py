@@ -487,6 +487,12 @@ def _print_weights(console: Console, report: Any) -> None:
             else "."
         )
     )
+    if fit.offset_rule is not None:
+        console.print(
+            f"Every level of {fit.offset_rule} (a rule that fires for nearly every lead) includes "
+            f"an offset of {_signed(fit.offset_points)} points, which stands in for the "
+            "intercept so the candidate's scores spread over 1–100."
+        )
     if fit.note:
         console.print(Text("Note: ", style="yellow") + Text(fit.note))
 

@@ -7,6 +7,8 @@ from jobs.calibrate import (
     CalibrateOptions,
     CalibrationInputError,
     OutcomeReader,
+    _Feature,
+    _spread_to_score_range,
     backtest,
     candidate_model_text,
     evaluate,
@@ -192,3 +194,26 @@ def test_backtest_reports_migration_and_reasons():
 def test_backtest_rejects_different_leads():
     with pytest.raises(CalibrationInputError, match="same leads"):
         backtest(synthetic_leads(count=100), synthetic_leads(count=120), "Booked")
+
+
+def test_spread_offset_uses_rule_that_always_fires():
+    # Rule 0 has two levels and fires for every lead; rule 1 is an event.
+    features = [_Feature(0, 10.0, 10.0), _Feature(0, 20.0, 20.0), _Feature(1, None, 5.0)]
+    rng = np.random.default_rng(4)
+    level = rng.random(500) < 0.5
+    event = rng.random(500)
+    matrix = np.column_stack([level, ~level, event]).astype(float)
+    coefficients = np.array([-1.0, 1.5, 2.0])
+    column, multiplier, offset = _spread_to_score_range(features, matrix, coefficients)
+    assert column == 0
+    log_odds = matrix @ coefficients
+    low, high = np.quantile(log_odds, [0.01, 0.99])
+    assert round(low * multiplier) + offset == pytest.approx(1, abs=1)
+    assert round(high * multiplier) + offset == pytest.approx(99, abs=1)
+
+
+def test_spread_offset_needs_rule_that_always_fires():
+    features = [_Feature(0, 10.0, 10.0), _Feature(1, None, 5.0)]
+    matrix = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.5], [1.0, 1.0]] * 50)
+    coefficients = np.array([-1.0, 0.5])
+    assert _spread_to_score_range(features, matrix, coefficients) is None
