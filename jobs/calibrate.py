@@ -26,7 +26,7 @@ from connectors.base import SkippedRecord
 from connectors.spreadsheet import SpreadsheetSource
 from connectors.spreadsheet.values import CellValueError, parse_datetime
 from scoring import calibration as stats
-from scoring.mapping import find_source
+from scoring.mapping import find_source, normalize_source_name
 from scoring.model import ScoringModel
 from scoring.result import RuleHit
 
@@ -840,10 +840,28 @@ def check_leakage(model: ScoringModel, outcome_column: str) -> None:
     Post-outcome columns are those in `[mapping] post_outcome` and the outcome
     column itself.
     """
-    try:
-        stats.check_no_post_outcome_reads(model.mapping, extra_columns=[outcome_column])
-    except stats.PostOutcomeColumnError as exc:
-        raise CalibrationInputError(str(exc)) from exc
+    reads = stats.post_outcome_reads(model.mapping, extra_columns=[outcome_column])
+    reads += _rules_reading_post_outcome(model, outcome_column)
+    if reads:
+        raise CalibrationInputError(str(stats.PostOutcomeColumnError(reads)))
+
+
+def _rules_reading_post_outcome(model: ScoringModel, outcome_column: str) -> list[tuple[str, str]]:
+    """Return (rule, field) for rules whose field key is itself a post-outcome column name."""
+    forbidden = {
+        normalize_source_name(name) for name in (*model.mapping.post_outcome, outcome_column)
+    }
+    reads = []
+    for part, section in model.parts():
+        for rule in section.rules:
+            for key in ("field", "treatment_field"):
+                value = getattr(rule, key, None)
+                if value and normalize_source_name(value) in forbidden:
+                    reads.append((f"{part.value}.rules {rule.id!r}", value))
+    for rule in model.disqualifiers:
+        if rule.field and normalize_source_name(rule.field) in forbidden:
+            reads.append((f"disqualifier {rule.id!r}", rule.field))
+    return reads
 
 
 def load_scored_leads(

@@ -184,8 +184,13 @@ options = [{{ answer = "This week", points = 30 }}]
     [
         ("", "mapping.answers.notes reads 'Notes'"),
         ('booked = ["Booked"]', "mapping.answers.booked reads 'Booked'"),
+        (
+            '\n[[fit.rules]]\nid = "noted"\nlabel = "Noted"\nkind = "answer"\nfield = "Notes"\n'
+            'options = [{ answer = "VIP", points = 5 }]',
+            "fit.rules 'noted' reads 'Notes'",
+        ),
     ],
-    ids=["post-outcome-column", "outcome-column"],
+    ids=["post-outcome-column", "outcome-column", "rule-field"],
 )
 def test_calibrate_rejects_model_reading_post_outcome(tmp_path, extra, expected):
     model = tmp_path / "leaky.toml"
