@@ -242,9 +242,14 @@ def parse_number(text: str) -> ParseResult:
 
 # -------------------------------------------------------------------- budgets
 
+# Checked in order, so "CA$" is Canadian before "$" is read as U.S. dollars.
+# Currencies without a rate in the model make the budget unreadable, not dollars.
 _CURRENCY_MARKERS: Final = (
     ("GBP", re.compile(r"£|\bgbp\b|\bpounds?\b|\bquid\b", re.IGNORECASE)),
     ("EUR", re.compile(r"€|\beur\b|\beuros?\b", re.IGNORECASE)),
+    ("CAD", re.compile(r"\bCA?\$|\bcad\b", re.IGNORECASE)),
+    ("AUD", re.compile(r"\bAU?\$|\baud\b", re.IGNORECASE)),
+    ("CHF", re.compile(r"\bchf\b|\bfr\.", re.IGNORECASE)),
     ("USD", re.compile(r"\$|\busd\b|\bdollars?\b|\bbucks\b", re.IGNORECASE)),
 )
 _PERIOD = re.compile(

@@ -94,8 +94,31 @@ def test_budget_without_sign_uses_default_currency():
     assert parsed.currency == "GBP"
 
 
-def test_budget_in_currency_without_rate_is_unreadable():
+@pytest.mark.parametrize(
+    "text",
+    ["CA$500", "C$500", "AU$400", "A$400", "500 CAD", "CHF 300"],
+    ids=str,
+)
+def test_budget_in_currency_without_rate_is_unreadable(text):
+    assert parse_budget(text) is None
+
+
+def test_budget_without_sign_in_currency_without_rate_is_unreadable():
     assert parse_budget("500", default_currency="CHF") is None
+
+
+def test_budget_in_other_currency_with_model_rate():
+    parsed = parse_budget("CA$500", rates=(("CAD", 0.7),))
+    assert isinstance(parsed, Quantity)
+    assert parsed.low == pytest.approx(350)
+    assert parsed.currency == "CAD"
+
+
+@pytest.mark.parametrize("text", ["a $500 budget", "$500 (USD)"], ids=str)
+def test_budget_dollar_sign_after_word_is_usd(text):
+    parsed = parse_budget(text)
+    assert isinstance(parsed, Quantity)
+    assert parsed.currency == "USD"
 
 
 @pytest.mark.parametrize(
