@@ -6,7 +6,7 @@ Runs against the in-process fake GoHighLevel (served through `responses`)
 with a simulated clock: the connector's rate limiter sleeps on that clock, so
 "rate-limited time" is the time the 100-requests-per-10-s burst limit forces
 on a real location, without waiting for it. The fake enforces the same limit
-and would answer 429 to a connector that exceeded it; the run reports any 429.
+and would respond 429 to a connector that exceeded it; the run reports any 429.
 
 Scenarios, on one location holding `--contacts` contacts (each with three
 qualification fields and one email, a fifth of them with a form submission):
@@ -58,7 +58,6 @@ MAPPING = FieldMapping(
     }
 )
 SEARCH_PAGE = 500
-BURST_PER_SECOND = 100 / 10
 
 
 def seed(fake: FakeGoHighLevel, count: int) -> None:
@@ -105,7 +104,11 @@ def score_of(contact: Contact) -> ScoreWrite:
     """A stand-in score that depends only on the contact's answers, like the engine's."""
     answers = repr(sorted(contact.lead.answers.items()))
     score = 1 + zlib.crc32(answers.encode()) % 100
-    tier = Tier.HOT if score >= 80 else Tier.WARM if score >= 50 else Tier.COLD
+    tier = Tier.COLD
+    if score >= 80:
+        tier = Tier.HOT
+    elif score >= 50:
+        tier = Tier.WARM
     return ScoreWrite(
         contact_id=contact.id,
         score=score,

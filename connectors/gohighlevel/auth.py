@@ -1,6 +1,6 @@
 """Bearer tokens for one location: a private integration token, or OAuth with refresh.
 
-A GoHighLevel refresh token works exactly once: the refresh answer carries a
+A GoHighLevel refresh token works exactly once: the refresh response carries a
 new refresh token and the old one is dead. Losing the new one means the spa
 must reinstall the app. So `OAuthTokenProvider`:
 
@@ -69,7 +69,7 @@ class OAuthTokens:
 
 
 class TokenStore(Protocol):
-    """Where a location's OAuth tokens live between runs."""
+    """Storage for a location's OAuth tokens between runs."""
 
     def load(self) -> OAuthTokens | None: ...
 

@@ -5,9 +5,9 @@ What is GoHighLevel-specific here:
 * every request carries the `Version` header of its endpoint group;
 * rate-limit state comes from the `X-RateLimit-*` headers (there is no
   documented `Retry-After`; one is honoured when present);
-* a 401 or 403 whose message says the token lacks a scope or the location is
-  a configuration error naming the scope or location, never a reason to
-  refresh; any other 401 under OAuth gets one refresh and one retry;
+* a 401 or 403 whose message states that the token lacks a scope or the
+  location is a configuration error naming the scope or location, never a
+  reason to refresh. Any other 401 under OAuth gets one refresh and one retry;
 * a 422 body carries `message` as a list of strings, joined into the error.
 """
 

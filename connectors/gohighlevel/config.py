@@ -69,7 +69,9 @@ class GoHighLevelConfig(BaseModel):
         description="Option label written to the tier field for each tier.",
     )
     reasons_max_chars: int = Field(
-        default=1000, ge=20, description="Longest explanation text written to the reasons field."
+        default=1000,
+        ge=20,
+        description="Maximum length, in characters, of the explanation text written.",
     )
 
     pipeline_id: str | None = Field(

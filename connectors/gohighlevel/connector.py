@@ -94,11 +94,14 @@ class GoHighLevelConnector:
         if config.token is not None:
             tokens: StaticToken | OAuthTokenProvider = StaticToken(config.token.get_secret_value())
         else:
-            assert config.oauth_client_id and config.oauth_client_secret and config.token_store_path
+            # The config's validator guarantees the OAuth settings when no token is set.
+            client_id = config.oauth_client_id or ""
+            secret = config.oauth_client_secret
+            store_path = config.token_store_path
             tokens = OAuthTokenProvider(
-                store=token_store or FileTokenStore(config.token_store_path),
-                client_id=config.oauth_client_id,
-                client_secret=config.oauth_client_secret.get_secret_value(),
+                store=token_store or FileTokenStore(store_path),  # type: ignore[arg-type]
+                client_id=client_id,
+                client_secret=secret.get_secret_value() if secret else "",
                 http=http,
                 location_id=config.location_id,
                 now=now,
@@ -234,7 +237,7 @@ class GoHighLevelConnector:
         )
         raw = body.get("contact") if isinstance(body, dict) else None
         if not isinstance(raw, dict):
-            raise DataShapeError("contact read answered without `contact`", crm=CRM)
+            raise DataShapeError("contact response has no `contact` object", crm=CRM)
         return raw
 
     def _build(
@@ -310,7 +313,7 @@ class GoHighLevelConnector:
             _, body = self.client.call("GET", endpoint, params=params)
             items = body.get("submissions") if isinstance(body, dict) else None
             if not isinstance(items, list):
-                raise DataShapeError("submissions answer has no `submissions` array", crm=CRM)
+                raise DataShapeError("submissions response has no `submissions` array", crm=CRM)
             yield from (item for item in items if isinstance(item, dict))
             meta = body.get("meta") or {}
             next_page = meta.get("nextPage")
@@ -427,7 +430,7 @@ class GoHighLevelConnector:
         return items, stored
 
     def _verify_write(self, contact_id: str, stored: Mapping[str, Any]) -> None:
-        """Read the contact back: the API answers 200 even when it ignored the values."""
+        """Read the contact back, because the API returns 200 even when it ignored the values."""
         raw = self._get_contact_raw(contact_id)
         values = self.catalog.values_of(raw)
         missing = [
@@ -555,8 +558,8 @@ class GoHighLevelConnector:
 
         Adding a tag twice changes nothing. The task carries the idempotency
         key in its body and is looked up first, so a retried alert never
-        creates a second one; the workflow is enrolled only with a new task,
-        or on every call when no task is configured.
+        creates a second one. The workflow is enrolled only together with a
+        new task, or on every call when no task is configured.
         """
         contact_path = {"contact_id": alert.contact_id}
         self.client.call(
@@ -603,14 +606,14 @@ class GoHighLevelConnector:
 
     def _create_task(self, alert: HotLeadAlert, marker: str) -> str:
         due = self._now() + timedelta(minutes=self.config.task_due_minutes)
-        who = alert.name or "new lead"
+        lead_name = alert.name or "new lead"
         lines = [f"Score {alert.score} ({alert.tier.value}). Call within minutes."]
         lines.extend(f"- {reason}" for reason in alert.reasons)
         if alert.treatment:
             lines.append(f"Treatment: {alert.treatment}")
         lines.append(marker)
         body: dict[str, Any] = {
-            "title": f"Hot lead: call {who}",
+            "title": f"Hot lead: call {lead_name}",
             "body": "\n".join(lines),
             "dueDate": _iso(due),
             "completed": False,

@@ -1,7 +1,9 @@
 """Facts about the GoHighLevel (LeadConnector v2) API that the connector relies on.
 
 Sources: the official OpenAPI files of GoHighLevel/highlevel-api-docs (v2,
-2021-07-28 set) and GoHighLevel's help article on API rate limits.
+2021-07-28 set); for rate limits and their headers, the help article
+"HighLevel API" (help.gohighlevel.com, article 48001060529, 2025-08-28) and
+the OAuth FAQ at marketplace.gohighlevel.com/docs/oauth/Faqs.
 """
 
 from __future__ import annotations
@@ -56,8 +58,8 @@ ENDPOINT_SCOPES: dict[str, str] = {
     WORKFLOWS: "workflows.readonly",
 }
 
-# Contact search: at most 500 per page, and page numbers reach only the first
-# 10,000 records; beyond them the `searchAfter` cursor of the last record continues.
+# Contact search returns at most 500 contacts per page. Page numbers reach only
+# the first 10,000 records, and the `searchAfter` cursor of a record continues beyond.
 SEARCH_PAGE_LIMIT = 500
 SEARCH_RESULT_WINDOW = 10_000
 

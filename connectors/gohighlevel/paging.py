@@ -1,8 +1,9 @@
 """Contact search paging: page numbers within the first 10,000 results, `searchAfter` beyond.
 
 `POST /contacts/search` returns at most 500 contacts per page. Page numbers
-reach only the first 10,000 results; every hit carries a `searchAfter` array
-(its sort values) that continues the search after it, at any depth.
+reach only the first 10,000 results. Every hit carries a `searchAfter` array
+(its sort values), and passing it continues the search after that hit at any
+depth.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ CRM = "gohighlevel"
 
 @dataclass(frozen=True, slots=True)
 class SearchPosition:
-    """Where the next search page starts: a page number or a `searchAfter` cursor."""
+    """The start of the next search page: a page number or a `searchAfter` cursor."""
 
     page: int | None = 1
     search_after: tuple[Any, ...] | None = None
@@ -83,7 +84,7 @@ def search_contacts(
         contacts = response.get("contacts") if isinstance(response, dict) else None
         if not isinstance(contacts, list):
             raise DataShapeError(
-                "contact search answered without a `contacts` array",
+                "contact search response has no `contacts` array",
                 crm=CRM,
                 endpoint="POST " + constants.CONTACTS_SEARCH,
             )

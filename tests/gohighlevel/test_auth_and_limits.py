@@ -70,7 +70,7 @@ def test_refreshed_tokens_survive_crash_before_first_use(
     clock.advance(days=1)
 
     class Crash(BaseException):
-        """The process dies right after the refresh answer arrived."""
+        """The process dies right after the refresh response arrived."""
 
     def crash_on_first_call(request: FakeRequest) -> None:
         if request.path != "/oauth/token":
@@ -193,7 +193,7 @@ def test_client_retries_429_then_returns_page(fake, make_connector, sleeps) -> N
     assert 10.0 in sleeps
 
 
-def test_limiter_keeps_a_long_batch_under_the_burst_limit(fake, make_connector, sleeps) -> None:
+def test_limiter_avoids_429_in_long_batch(fake, make_connector, sleeps) -> None:
     add_worker_fields(fake)
     for index in range(250):
         fake.state.add_contact(LOCATION, contact_id=f"c{index:03d}")

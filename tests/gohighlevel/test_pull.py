@@ -196,9 +196,7 @@ def test_pull_changed_reaches_back_by_overlap(fake, make_connector, clock: Froze
     assert pages[0].high_watermark == since + timedelta(minutes=5)
 
 
-def test_pull_changed_follows_search_after_while_writes_move_contacts(
-    fake, make_connector, clock: FrozenClock
-) -> None:
+def test_pull_changed_survives_moving_contacts(fake, make_connector, clock: FrozenClock) -> None:
     since = START - timedelta(days=1)
     for index in range(600):
         fake.state.add_contact(
@@ -285,7 +283,7 @@ def test_submission_requests_always_pass_start_and_end(fake, make_connector) -> 
         assert request.query["endAt"] == "2026-12-05"
 
 
-def test_submission_of_contact_missing_from_search_is_read_in_full(
+def test_lagging_contact_with_submission_read_in_full(
     fake, make_connector, clock: FrozenClock
 ) -> None:
     fake.state.search_lag = timedelta(minutes=5)

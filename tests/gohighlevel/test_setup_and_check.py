@@ -79,7 +79,7 @@ def test_setup_reports_field_of_wrong_type(fake, make_connector) -> None:
     assert any("has type TEXT, expected NUMERICAL" in p for p in report.problems)
 
 
-def test_setup_names_mapping_keys_without_field_and_close_matches(fake, make_connector) -> None:
+def test_setup_reports_unmatched_mapping_names(fake, make_connector) -> None:
     mapping = FieldMapping(
         answers={"timeline": ["contact.timline"], "budget": ["budget"]},
         attributes={"zip": ["postalCode"]},

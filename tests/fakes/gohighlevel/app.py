@@ -4,10 +4,10 @@
 shape. The same object serves tests in-process through `responses`
 (`fake.mount(rsps)`) and over loopback HTTP (`with fake.serve() as base_url:`).
 
-Checked on every request, in this order: a known route, the request against the
-official OpenAPI spec when a validator is attached, the `Version` header, the
-bearer token, location access, the burst and daily rate limits (with the real
-`X-RateLimit-*` headers), the token's scopes, then injected faults. Every
+Every request goes through these checks, in order: a known route; the
+official OpenAPI spec, when a validator is attached; the `Version` header; the
+bearer token; location access; the burst and daily rate limits, with the real
+`X-RateLimit-*` headers; the token's scopes; then injected faults. Every
 request is kept in `fake.requests` for assertions.
 """
 
@@ -49,7 +49,7 @@ LOCATION_ERROR = "The token does not have access to this location."
 
 
 class FakeRejection(Exception):
-    """A handler's way to answer with an error status and body."""
+    """Raised by a handler to respond with an error status and body."""
 
     def __init__(self, status: int, message: str | list[str], error: str | None = None) -> None:
         super().__init__(str(message))
@@ -264,7 +264,7 @@ class FakeGoHighLevel:
         headers: dict[str, str] | None = None,
         times: int = 1,
     ) -> None:
-        """Answer the next `times` requests whose path matches the regex `path` with an error."""
+        """Fail the next `times` requests whose path matches the regex `path` with this response."""
         body = body if body is not None else {"statusCode": status, "message": "Injected failure"}
         self.faults.append(
             Fault(method, re.compile(path), FakeResponse(status, body, dict(headers or {})), times)
