@@ -144,8 +144,10 @@ class AnswerRule(_RuleBase):
 
     `mode = "best"` takes the best option of a multi-select answer; `"sum"`
     adds every matched option up to `cap`. `match = "prefix"` lets the option
-    `"This week"` match the label `"This Week (Ready to begin)"`; `"contains"`
-    matches whole words anywhere in the answer.
+    `"This week"` match the label `"This Week (Ready to begin)"`, and
+    `"contains"` matches whole words anywhere in the answer. An exact match
+    wins, and otherwise the first option in file order that matches, so list
+    specific options ("Yes, medications") before general ones ("Yes").
     """
 
     kind: Literal["answer"]

@@ -278,3 +278,39 @@ def test_default_mapping_reads_real_hubspot_flags(model):
     header = _hubspot_full_export_header()
     assert find_source(model.mapping.unsubscribed, header) == "Unsubscribed from all email"
     assert find_source(model.mapping.id, header) == "Record ID"
+
+
+@pytest.mark.parametrize(
+    ("field", "answer", "points"),
+    [
+        ("prior_treatment", "Yes, medications (Minoxidil/Finasteride)", 4),
+        ("prior_treatment", "Hair/skin products", 4),
+        ("prior_treatment", "Yes, other clinics", 10),
+        ("prior_treatment", "Yes, multiple treatments", 10),
+        ("prior_treatment", "Other procedures", 10),
+        ("prior_treatment", True, 10),
+        ("prior_treatment", "No, this would be my first", 5),
+        ("prior_treatment", "First treatment", 5),
+        ("commitment", "6 sessions (optimal)", 10),
+        ("commitment", "package6", 10),
+        ("commitment", "3 sessions (recommended)", 8),
+        ("commitment", "Try one session first", 4),
+        ("commitment", "single", 4),
+        ("commitment", "Need guidance", None),
+        ("commitment", "unsure", None),
+        ("budget", "Package Deal — Best value bundles", 20),
+        ("budget", "Entry Level — £200-400 per session", 12),
+        ("budget", "Standard — £400-800 per session", 20),
+        ("budget", "Premium — £800+ per session", 25),
+        ("timeline", "Special Event (Preparing for occasion)", 22),
+        ("timeline", "This Month (Planning ahead)", 22),
+        ("timeline", "Just Exploring (Learning options)", None),
+    ],
+    ids=lambda value: str(value),
+)
+def test_default_model_reads_real_form_options(model, field, answer, points):
+    result = score(Lead(id="form", answers={field: answer}), model, NOW)
+    # In the default model each of these rules has the id of the field it reads.
+    given = [hit.points for hit in result.hits if hit.rule_id == field]
+    assert given == ([] if points is None else [points])
+    assert result.unknowns == ()
