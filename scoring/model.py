@@ -731,6 +731,8 @@ def _reason_text(error: Mapping[str, Any]) -> str:
         return "required key is missing"
     if kind == "union_tag_invalid":
         return f"unknown rule kind; use one of: {', '.join(RULE_KINDS)}"
+    if kind in {"tuple_type", "list_type"}:
+        return f'should be a list, such as ["a", "b"], got {error.get("input")!r}'
     if kind == "union_tag_not_found":
         return f"rule needs a `kind` ({', '.join(RULE_KINDS)})"
     value = error.get("input")

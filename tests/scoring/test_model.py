@@ -401,3 +401,31 @@ def test_field_warnings_empty_without_mapping():
 
 def test_default_model_reads_only_mapped_fields():
     assert load_model(None).field_warnings() == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "key", "reason", "offset"),
+    [
+        (
+            '[mapping.activities.email_open]\ncnt = ["x"]\n',
+            "mapping.activities.email_open.cnt",
+            "unknown key",
+            3,
+        ),
+        (
+            '[mapping.activities.email_opens]\ncount = ["x"]\n',
+            "mapping.activities.email_opens",
+            "'email_open'",
+            2,
+        ),
+        ("[mapping.answers]\ntimeline = 5\n", "mapping.answers.timeline", "should be a list", 3),
+    ],
+    ids=["unknown-key", "unknown-activity", "not-a-list"],
+)
+def test_invalid_mapping_reports_key_and_line(extra, key, reason, offset):
+    text = VALID + "\n" + extra
+    error = parse_error(text)
+    assert error.key == key
+    # `offset` counts from the end of VALID: the blank line, the table header, the key.
+    assert error.line == len(VALID.splitlines()) + offset
+    assert reason in error.reason
