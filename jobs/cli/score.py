@@ -153,6 +153,14 @@ def explain_command(
     now: NowOption = None,
     sheet: SheetOption = None,
     timezone: TimezoneOption = "UTC",
+    account: Annotated[
+        str | None,
+        typer.Option(
+            "--account",
+            "-a",
+            help="Account key (hubspot:123) or id of a stored lead, when it is in several.",
+        ),
+    ] = None,
 ) -> None:
     """Show the full explanation of one lead's score: every rule, part, tier and unknown answer."""
     out = Console(soft_wrap=True)
@@ -163,7 +171,10 @@ def explain_command(
         moment = _parse_now(now, zone)
         model = _load_model(model_path)
         if input_path is None:
-            found = _explain_from_store(contact, model, moment)
+            from jobs.explain_store import explain_stored_lead
+
+            explain_stored_lead(contact, model, out=out, err=err, account=account)
+            return
         else:
             found = _explain_from_file(contact, input_path, model, moment, sheet=sheet, zone=zone)
     except _UsageProblem as problem:
@@ -184,17 +195,6 @@ def explain_command(
 
 class _UsageProblem(Exception):
     """An input, option or model the user must fix; the message says how."""
-
-
-def _explain_from_store(
-    contact: str, model: Any, now: datetime
-) -> tuple[Contact | SkippedRecord | None, ScoreResult | None, str]:
-    # TODO: look the lead up in the state store once one is configured, and
-    # show its stored explanation and score history.
-    raise _UsageProblem(
-        f"--input is required to explain {contact!r}: pass the CSV or XLSX file that holds "
-        "the lead (leadscore explain CONTACT --input FILE) until a state store is configured"
-    )
 
 
 def _explain_from_file(
