@@ -29,7 +29,8 @@ def load_model(path: Path | None = None) -> ScoringModel:
 
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        # utf-8-sig drops a byte order mark, which some Windows editors write.
+        text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError as exc:
         raise ModelError.single(
             source, "model file not found; check the path or omit it to use the default model"

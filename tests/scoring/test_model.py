@@ -429,3 +429,18 @@ def test_invalid_mapping_reports_key_and_line(extra, key, reason, offset):
     # `offset` counts from the end of VALID: the blank line, the table header, the key.
     assert error.line == len(VALID.splitlines()) + offset
     assert reason in error.reason
+
+
+def test_file_with_byte_order_mark_and_crlf_loads(tmp_path: Path):
+    path = tmp_path / "notepad.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + VALID.replace("\n", "\r\n").encode("utf-8"))
+    assert load_model(path).name == "Test model"
+
+
+def test_crlf_file_error_reports_line(tmp_path: Path):
+    path = tmp_path / "notepad.toml"
+    text = VALID.replace("points = 30", "points = true")
+    path.write_bytes(text.replace("\n", "\r\n").encode("utf-8"))
+    with pytest.raises(ModelError) as caught:
+        load_model(path)
+    assert caught.value.line == line_of(VALID, "points = 30")
