@@ -66,7 +66,7 @@ class HubSpotProfile(CrmProfile):
     """HubSpot's request ids, rate-limit headers and 429 bodies."""
 
     crm: str = "hubspot"
-    token_hint: str = "HUBSPOT_TOKEN"
+    token_hint: str = "LEADSCORE_HUBSPOT_TOKEN"
     status_actions: dict = field(default_factory=lambda: dict(HUBSPOT_STATUS_ACTIONS))
     request_id_headers: tuple[str, ...] = ("X-HubSpot-Correlation-Id", "X-Request-Id")
     # The daily limit resets at midnight in the account's time zone.

@@ -89,8 +89,8 @@ class OAuthToken:
             )
         except SkippableRecordError as exc:
             raise ConfigurationError(
-                "OAuth refresh token rejected: reauthorize the app and set "
-                "HUBSPOT_OAUTH_REFRESH_TOKEN",
+                "OAuth refresh token rejected: reauthorize the app and put the new "
+                "refresh token in the account's oauth_refresh_token option",
                 crm="hubspot",
                 endpoint=f"POST {self._path}",
                 status=exc.status,

@@ -127,7 +127,7 @@ class HubSpotConfig(BaseModel):
         oauth = (self.oauth_client_id, self.oauth_client_secret, self.oauth_refresh_token)
         if self.token is None and not all(oauth):
             raise ValueError(
-                "no HubSpot credentials: set HUBSPOT_TOKEN (private app or service key), "
+                "no HubSpot credentials: set LEADSCORE_HUBSPOT_TOKEN (private app or service key), "
                 "or all of the OAuth client id, client secret and refresh token"
             )
         if self.pipeline_mode is PipelineMode.DEAL and not self.deal_stage_ids:

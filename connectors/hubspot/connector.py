@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -159,9 +160,20 @@ class HubSpotConnector:
             yield from page.records
 
     def pull_changed(self, since: datetime | None) -> Iterator[ContactPage]:
+        """Yield contacts modified since `since` minus the overlap window, oldest first.
+
+        The last page's `high_watermark` is at least the time the pull started.
+        Search had seen every change up to that time, apart from changes still
+        inside the indexing lag, and the next pull's overlap window covers those.
+        Without it a quiet account would pull every contact changed within the
+        overlap of the last change again on every cycle, such as the whole
+        account after a backfill wrote its scores.
+        """
+        started = self._now()
         since_ms = None
         if since is not None:
             since_ms = int(to_epoch_ms(since - timedelta(seconds=self.config.overlap_seconds)))
+        previous: ContactPage | None = None
         for records in search_modified_since(
             self.http,
             api.CONTACTS_SEARCH,
@@ -170,9 +182,15 @@ class HubSpotConnector:
             properties=self.mapper.requested_properties(),
             endpoint="contacts.search",
         ):
-            page = self._page(records)
             log.info("contacts_page_fetched", crm=self.crm, mode="changed", count=len(records))
-            yield page
+            if previous is not None:
+                yield previous
+            previous = self._page(records)
+        if previous is None:
+            yield ContactPage(records=(), high_watermark=started)
+            return
+        latest = previous.high_watermark
+        yield replace(previous, high_watermark=max(latest, started) if latest else started)
 
     def pull_all(self, resume_token: str | None = None) -> Iterator[ContactPage]:
         for records, next_after in list_pages(

@@ -205,9 +205,8 @@ class ContactMapper:
             fields: dict[str, tuple[str, ...]] = {}
             for field_name in ("count", "last_at", "first_at", "url", "detail"):
                 names = getattr(source, field_name)
-                found = tuple(
-                    name for name in (self._lookup((candidate,)) for candidate in names) if name
-                )
+                looked_up = (self._lookup((candidate,)) for candidate in names)
+                found = tuple(dict.fromkeys(name for name in looked_up if name))
                 if found:
                     fields[field_name] = found
             if fields:

@@ -158,7 +158,8 @@ def check_account(connector: HubSpotConnector) -> list[CheckResult]:
             lambda: http.request_json(
                 "GET", api.CONTACTS, params={"limit": "1"}, endpoint="contacts.list"
             ),
-            "set HUBSPOT_TOKEN to a valid private app token with crm.objects.contacts.read",
+            "set LEADSCORE_HUBSPOT_TOKEN to a valid private app token "
+            "with crm.objects.contacts.read",
         ),
         _probe(
             "hubspot properties read scope",

@@ -60,12 +60,12 @@ def test_oauth_bad_refresh_token_is_configuration_error(clock, mocked, fake):
         oauth_refresh_token=SecretStr("refresh-1"),
     )
 
-    with pytest.raises(ConfigurationError, match="HUBSPOT_OAUTH_REFRESH_TOKEN"):
+    with pytest.raises(ConfigurationError, match="oauth_refresh_token"):
         list(connector.pull_all())
 
 
 def test_config_without_credentials_is_rejected():
-    with pytest.raises(ValidationError, match="HUBSPOT_TOKEN"):
+    with pytest.raises(ValidationError, match="LEADSCORE_HUBSPOT_TOKEN"):
         HubSpotConfig(portal_id="1")
 
 

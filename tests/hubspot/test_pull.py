@@ -226,3 +226,26 @@ def test_pull_all_over_loopback_http(clock, fake):
 
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
+
+
+def test_quiet_pull_moves_watermark_to_pull_start(connector, fake, clock):
+    fake.add_contact({}, modified_ms=_ms(clock.datetime()) - 3_600_000)
+
+    pages = list(connector.pull_changed(clock.datetime() - timedelta(minutes=1)))
+
+    assert len(pages) == 1
+    assert pages[0].records == ()
+    assert pages[0].high_watermark == clock.datetime()
+
+
+def test_last_page_watermark_is_at_least_pull_start(connector, fake, clock):
+    old = _ms(clock.datetime()) - 3_600_000
+    for n in range(250):
+        fake.add_contact({}, modified_ms=old + n)
+    started = clock.datetime()
+
+    pages = list(connector.pull_changed(None))
+
+    assert [len(page.records) for page in pages] == [200, 50]
+    assert pages[0].high_watermark < started
+    assert pages[-1].high_watermark >= started

@@ -227,7 +227,7 @@ def test_invalid_token_names_the_setting(clock, mocked, fake):
         list(connector.pull_all())
 
     message = str(caught.value)
-    assert "HUBSPOT_TOKEN" in message
+    assert "LEADSCORE_HUBSPOT_TOKEN" in message
     assert "HTTP 401" in message
     assert DEFAULT_TOKEN not in message
 
