@@ -26,7 +26,7 @@ from typing import Final
 
 _CACHE_SIZE: Final = 4096
 
-# Dollars per unit of each currency, at approximate 2025 market rates. A model
+# Dollars per unit of each currency, at approximate 2024 average exchange rates. A model
 # file overrides them in its `[currency.rates]` table.
 DEFAULT_USD_RATES: Final[dict[str, float]] = {"USD": 1.0, "GBP": 1.27, "EUR": 1.08}
 
