@@ -11,6 +11,7 @@ from jobs.modelfile import default_model_path, load_model
 from scoring.engine import score
 from scoring.lead import Activity, ActivityKind, Lead
 from scoring.mapping import find_source
+from scoring.model import parse_model
 from scoring.result import Part, Tier
 
 NOW = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)
@@ -314,3 +315,24 @@ def test_default_model_reads_real_form_options(model, field, answer, points):
     given = [hit.points for hit in result.hits if hit.rule_id == field]
     assert given == ([] if points is None else [points])
     assert result.unknowns == ()
+
+
+def test_default_model_points_rewritable_with_tomlkit():
+    tomlkit = pytest.importorskip("tomlkit")
+    original = default_model_path().read_text(encoding="utf-8")
+    document = tomlkit.parse(original)
+    document["intent"]["rules"][0]["bands"][0]["points"] = 28
+    document["fit"]["rules"][0]["options"][0]["points"] = 22
+    rewritten = tomlkit.dumps(document)
+
+    # Only the two values change; comments and layout survive.
+    changed = [
+        (old, new)
+        for old, new in zip(original.splitlines(), rewritten.splitlines(), strict=True)
+        if old != new
+    ]
+    assert len(changed) == 2
+    model = parse_model(rewritten, "rewritten.toml")
+    assert model.version != load_model(None).version
+    timeline = score(Lead(id="x", answers={"timeline": "ASAP"}), model, NOW)
+    assert [hit.points for hit in timeline.hits] == [28]
