@@ -673,7 +673,7 @@ def _time_check(scored: ScoredLeads, options: CalibrateOptions) -> TimeCheck | N
     test_auc = None
     if test_outcomes.min() != test_outcomes.max():
         test_auc = stats.roc_auc(test_scores, test_outcomes)
-    boundary = datetime.fromtimestamp(float(scored.timestamps[train].max()))
+    boundary = datetime.fromtimestamp(float(scored.timestamps[train].max()), UTC)
     return TimeCheck(
         boundary=boundary,
         train_size=len(train),
