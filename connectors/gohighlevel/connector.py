@@ -222,6 +222,18 @@ class GoHighLevelConnector:
                 high_watermark=_latest(contacts),
             )
 
+    def count_contacts(self) -> int:
+        """Return how many contacts the location has, from one search call (for progress bars)."""
+        _, body = self.client.call(
+            "POST",
+            constants.CONTACTS_SEARCH,
+            json={"locationId": self.account_id, "pageLimit": 1, "page": 1},
+        )
+        total = body.get("total") if isinstance(body, dict) else None
+        if not isinstance(total, int | float):
+            raise DataShapeError("contact search response has no `total` count", crm=CRM)
+        return int(total)
+
     def fetch_contact(self, contact_id: str) -> Contact:
         raw = self._get_contact_raw(contact_id)
         submissions = self._submissions(None, self._now(), contact_id=contact_id)

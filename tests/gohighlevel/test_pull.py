@@ -307,3 +307,12 @@ def test_fetch_contact_reads_one_contact(fake, make_connector) -> None:
     contact = make_connector().fetch_contact("ct9")
 
     assert contact.lead.answers["timeline"] == "Just researching"
+
+
+def test_count_contacts_reads_search_total(fake, make_connector) -> None:
+    for _ in range(3):
+        fake.state.add_contact(LOCATION)
+
+    assert make_connector().count_contacts() == 3
+    [search] = fake.calls("POST", "/contacts/search")
+    assert search.body["pageLimit"] == 1
