@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 import warnings
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +19,8 @@ class ReceivedRequest:
     path: str
     headers: dict[str, str]
     body: bytes
+    # Wall-clock arrival time (time.time()), for latency measurements.
+    received_at: float = field(default_factory=time.time)
 
     def json(self) -> dict:
         return json.loads(self.body)
