@@ -168,7 +168,7 @@ def missing_column_message(path: str, option: str, column: str, header: Sequence
 
 @dataclass(frozen=True)
 class RuleInfo:
-    """A rule of the model as calibration sees it.
+    """A rule of the model, as calibration uses it.
 
     `points` is the largest points (by absolute value, with its sign) the
     rule gave any lead in the data, so one number stands for an answer rule
@@ -189,8 +189,8 @@ class ScoredLeads:
     Arrays are aligned: entry i of every field is the lead in data row
     `rows[i]`. `fired[i, j]` is whether `rules[j]` fired for lead i and
     `points[i, j]` the points it gave.
-    `timestamps` holds the lead's date as POSIX seconds, NaN when unknown, or
-    is None when no date column was given.
+    `timestamps` is each lead's date as POSIX seconds (NaN when unreadable),
+    or None when no date column was given.
     """
 
     source: str
@@ -508,9 +508,10 @@ def _features(scored: ScoredLeads) -> tuple[list[_Feature], np.ndarray]:
 def fit_weights(scored: ScoredLeads, options: CalibrateOptions) -> WeightFit | None:
     """Fit rule points to the outcomes on older (or random) leads and judge them on the rest.
 
-    The fitted log-odds weights are rescaled to points so that the largest
-    points of each rule add up to the same total as now. Returns None when
-    no rule gave points to any lead.
+    The fitted log-odds weights are rescaled to points: spread over scores
+    1–99 when a rule can carry an offset (see `_spread_to_score_range`), or
+    else so that the largest points of each rule add up to the same total as
+    now. Returns None when no rule gave points to any lead.
     """
     features, matrix = _features(scored)
     if not features:
@@ -900,9 +901,9 @@ def load_scored_leads(
                 missing_column_message(path_text, "--date-column", date_column, header)
             )
 
-    # NOTE: time-based rules (decay, "no reply in 14 days") are judged at `now`,
-    # the time of the run, because a spreadsheet has no record of when each
-    # lead was first scored.
+    # NOTE: time-based rules (decay, "no reply in 14 days") are judged at `now`
+    # (the time of the run unless the caller passes one), not at the moment each
+    # lead was first scored, because a spreadsheet has no record of that moment.
     now = now or datetime.now(UTC)
     reader = OutcomeReader(header[outcome_index])
     rule_infos = model.rules()
@@ -1054,7 +1055,7 @@ def candidate_model_text(model_text: str, weights: Sequence[SuggestedWeight]) ->
 
     Comments and layout are kept (tomlkit edits the document in place).
     Options and bands of an answer or range rule get the fitted points of
-    their level; other rules have `points` and `cap` multiplied by the rule's
+    their level. Other rules have `points` and `cap` multiplied by the rule's
     factor. Points are rounded to whole numbers.
     """
     document = tomlkit.parse(model_text)

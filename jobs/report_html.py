@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from html import escape
 
 from jobs.calibrate import BacktestReport, CalibrationReport
-from scoring.calibration import CutoffChoice, Proportion, Recommendation
+from scoring.calibration import CutoffChoice, Proportion, Recommendation, RuleEvidence
 
 CHART_WIDTH = 640
 CHART_HEIGHT = 300
@@ -548,7 +548,7 @@ def _rule_section(report: CalibrationReport) -> str:
                 f"{item.not_fired.booked}/{item.not_fired.total}",
                 _percent(item.not_fired.rate) if item.not_fired.total else "–",
                 _number(item.lift, 2),
-                "too thin" if item.thin else ("yes" if item.separates else "no"),
+                _separation(item),
             ]
         )
     table = _table(
@@ -574,6 +574,12 @@ def _rule_section(report: CalibrationReport) -> str:
         "not overlap.</p>"
         f'{rule_chart(report)}<div id="rule-table">{table}</div>'
     )
+
+
+def _separation(item: RuleEvidence) -> str:
+    if item.thin:
+        return "too thin"
+    return "yes" if item.separates else "no"
 
 
 def _weight_section(report: CalibrationReport) -> str:

@@ -2,7 +2,7 @@
 
 Exit codes: 0 when the report was produced (estimates that are too thin are
 stated in it), 2 when the input, a model or an option is invalid, or the
-outcomes cannot support a comparison (the message says what to fix).
+outcomes cannot support a comparison (the message names the fix).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ OutcomeOption = Annotated[
     str,
     typer.Option(
         "--outcome",
-        help="Column that says whether the lead booked: 1/0, yes/no, true/false, Booked, Won, "
+        help="Column with whether the lead booked: 1/0, yes/no, true/false, Booked, Won, "
         "Showed (booked) or Lost, No show, Not booked (not booked). Blank cells are left out.",
         show_default=False,
     ),
@@ -106,7 +106,7 @@ def calibrate_command(
     ] = 2.0,
     min_leads: Annotated[
         int,
-        typer.Option("--min-leads", help="Fewest leads a group needs to be judged.", min=1),
+        typer.Option("--min-leads", help="Minimum leads a group needs to be judged.", min=1),
     ] = 30,
     write_model: Annotated[
         Path | None,
