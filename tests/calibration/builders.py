@@ -35,7 +35,14 @@ def synthetic_leads(
     outcomes = (rng.random(count) < probability).astype(int)
     given = fired * model_points
     scores = np.clip(np.round(20 + given.sum(axis=1)), 1, 100).astype(int)
-    tiers = ["hot" if s >= 80 else "warm" if s >= 50 else "cold" for s in scores]
+    tiers = []
+    for score in scores:
+        if score >= 80:
+            tiers.append("hot")
+        elif score >= 50:
+            tiers.append("warm")
+        else:
+            tiers.append("cold")
     hits = [
         tuple(
             RuleHit(rule_ids[j], rule_ids[j], Part.INTENT, float(given[i, j]), rule_ids[j])

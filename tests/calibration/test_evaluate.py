@@ -113,7 +113,7 @@ def test_evaluate_rejects_single_outcome():
 
 
 def test_fit_weights_orders_rules_by_true_effect():
-    # Model points say pricing_page (15) matters more than the data shows (0.4).
+    # The model gives pricing_page 15 points, more than its true effect (0.4) supports.
     fit = fit_weights(synthetic_leads(count=8000, dated=False), CalibrateOptions())
     suggested = {w.rule.rule_id: w.suggested_points for w in fit.weights}
     assert fit.converged
