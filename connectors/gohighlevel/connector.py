@@ -28,7 +28,13 @@ from connectors.base import (
     StageResult,
     WriteReport,
 )
-from connectors.errors import ConfigurationError, DataShapeError, SkippableRecordError
+from connectors.errors import (
+    ConfigurationError,
+    DataShapeError,
+    RateLimitedError,
+    SkippableRecordError,
+    TransientError,
+)
 from connectors.gohighlevel import constants
 from connectors.gohighlevel.auth import (
     FileTokenStore,
@@ -56,6 +62,9 @@ from scoring.result import Tier
 log = structlog.get_logger("connectors.gohighlevel")
 
 CRM = "gohighlevel"
+
+# A score write batch stops after this many server errors in a row (the API is down).
+MAX_CONSECUTIVE_TRANSIENT_FAILURES = 3
 
 # Marker put in a task body so the same alert never creates two tasks.
 TASK_MARKER = "[leadscore:{key}]"
@@ -390,6 +399,7 @@ class GoHighLevelConnector:
         written: list[str] = []
         failed: dict[str, str] = {}
         modified_at: dict[str, datetime] = {}
+        consecutive_transient = 0
         for write in writes:
             items, stored = self._changed_items(write)
             if not items:
@@ -407,6 +417,18 @@ class GoHighLevelConnector:
                 failed[write.contact_id] = str(exc)
                 self._log.warning("score_write_failed", contact_id=write.contact_id, error=str(exc))
                 continue
+            except TransientError as exc:
+                # One contact's server error does not stop the batch, but a run
+                # of them means the API is down: then the batch stops.
+                if isinstance(exc, RateLimitedError):
+                    raise
+                consecutive_transient += 1
+                failed[write.contact_id] = str(exc)
+                self._log.warning("score_write_failed", contact_id=write.contact_id, error=str(exc))
+                if consecutive_transient >= MAX_CONSECUTIVE_TRANSIENT_FAILURES:
+                    raise
+                continue
+            consecutive_transient = 0
             self._read_values.setdefault(write.contact_id, {}).update(stored)
             contact = body.get("contact") if isinstance(body, dict) else None
             if isinstance(contact, dict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -259,3 +260,27 @@ def test_connector_works_against_fake_served_on_loopback(fake, clock) -> None:
     assert page.records[0].lead.answers["timeline"] == "This week"
     assert report.written == ("ct1",)
     assert fake.state.custom_value(LOCATION, "ct1", "contact.lead_score") == 84
+
+
+def test_concurrent_callers_refresh_once(fake, make_connector, clock, tmp_path) -> None:
+    settings = oauth_settings(fake, tmp_path)
+    clock.advance(days=1)
+    first, second = make_connector(**settings), make_connector(**settings)
+    providers = [first.client.tokens, second.client.tokens] * 4
+    start = threading.Barrier(len(providers))
+    tokens: list[str] = []
+
+    def take(provider) -> None:
+        start.wait()
+        tokens.append(provider.access_token())
+
+    threads = [threading.Thread(target=take, args=(p,)) for p in providers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+
+    assert len(fake.calls(path="/oauth/token")) == 1
+    assert len(tokens) == len(providers)
+    assert len(set(tokens)) == 1
+    assert set(tokens) == {FileTokenStore(settings["token_store_path"]).load().access_token}

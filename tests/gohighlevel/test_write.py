@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from connectors.base import Contact, HotLeadAlert, OutcomeKind, StageAction
-from connectors.errors import ConfigurationError
+from connectors.errors import ConfigurationError, TransientError
 from scoring.lead import Lead
 from scoring.result import Tier
 from tests.gohighlevel.conftest import (
@@ -290,3 +290,25 @@ def test_outcomes_from_appointments_and_opportunities(fake, make_connector) -> N
     [events] = fake.calls("GET", "/calendars/events")
     assert events.query["calendarId"] == calendar["id"]
     assert events.headers["version"] == "2021-04-15"
+
+
+def test_server_error_fails_one_contact_only(scored_fake, make_connector) -> None:
+    scored_fake.state.add_contact(LOCATION, contact_id="ct2")
+    scored_fake.fail_next("/contacts/ct1$", 503, method="PUT", times=10)
+
+    report = make_connector().write_scores([score_write("ct1"), score_write("ct2")])
+
+    assert report.written == ("ct2",)
+    assert "HTTP 503" in report.failed["ct1"]
+
+
+def test_server_errors_in_a_row_stop_the_batch(scored_fake, make_connector) -> None:
+    for index in range(5):
+        scored_fake.state.add_contact(LOCATION, contact_id=f"down{index}")
+    scored_fake.fail_next("/contacts/down", 502, method="PUT", times=1_000)
+
+    with pytest.raises(TransientError):
+        make_connector().write_scores([score_write(f"down{index}") for index in range(5)])
+
+    attempted = {request.path for request in scored_fake.calls("PUT")}
+    assert attempted == {"/contacts/down0", "/contacts/down1", "/contacts/down2"}
