@@ -57,14 +57,14 @@ def build_hot_lead_alert(
         email=contact.email,
         phone=contact.phone,
         treatment=str(treatment) if treatment not in (None, "") else None,
-        inquired_at=_inquired_at(contact),
+        inquired_at=inquiry_time(contact),
         record_url=contact.record_url,
         owner_id=contact.owner_id,
         previous_score=previous.score if previous is not None else None,
     )
 
 
-def _inquired_at(contact: Contact) -> datetime | None:
+def inquiry_time(contact: Contact) -> datetime | None:
     """Return the latest form submission time, else the contact's creation time."""
     submissions = [
         activity.last_at

@@ -10,7 +10,7 @@ import structlog
 
 from connectors.base import Contact
 from jobs.alerts import policy
-from jobs.alerts.message import alert_to_json, build_hot_lead_alert
+from jobs.alerts.message import alert_to_json, build_hot_lead_alert, inquiry_time
 from jobs.alerts.settings import AfterHours, AlertSettings
 from jobs.alerts.tables import AlertKind, AlertRoute, Status, alert_deliveries, alerts
 from scoring.result import ScoreResult
@@ -34,14 +34,21 @@ def record_score_change(
     Called for every scored contact inside the sync's transaction, so the
     alert is stored together with the score that caused it. Returns None when
     alerts are off, the score did not cross the threshold upward, the lead is
-    disqualified, or the lead alerted within the cool-down. A lead past the
-    account's daily cap is recorded for the next digest.
+    disqualified, or the lead alerted within the cool-down. A lead scored for
+    the first time whose inquiry is older than `new_lead_max_age_hours` also
+    returns None. A lead past the account's daily cap is recorded for the
+    next digest.
     """
     settings = settings or AlertSettings()
     if not settings.enabled:
         return None
     threshold = policy.alert_threshold(model, settings.threshold)
     if not policy.is_upward_crossing(previous, current, threshold):
+        return None
+
+    if previous is None and _inquired_too_long_ago(contact, now, settings):
+        log.info("alert_skipped_old_lead", account=account, contact_id=contact.id,
+                 score=current.score)
         return None
 
     last_alert_at = conn.execute(
@@ -134,6 +141,19 @@ def record_score_change(
         channels=[plan.channel for plan in plans],
     )
     return alert_id
+
+
+def _inquired_too_long_ago(contact: Contact, now: datetime, settings: AlertSettings) -> bool:
+    """Return True for a lead whose last inquiry is older than `new_lead_max_age_hours`.
+
+    A lead with no known inquiry time is treated as new.
+    """
+    if not settings.new_lead_max_age_hours:
+        return False
+    inquired_at = inquiry_time(contact)
+    if inquired_at is None:
+        return False
+    return now - inquired_at > timedelta(hours=settings.new_lead_max_age_hours)
 
 
 @dataclass(frozen=True, slots=True)

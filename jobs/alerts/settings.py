@@ -117,6 +117,14 @@ class AlertSettings(BaseSettings):
         ge=0,
         description="Hours after an alert during which the same lead does not alert again.",
     )
+    new_lead_max_age_hours: float = Field(
+        default=72.0,
+        ge=0,
+        description=(
+            "A lead scored for the first time alerts only if it inquired within this many "
+            "hours, so the first sync of old contacts sends no flood. 0 means no limit."
+        ),
+    )
     daily_cap: int = Field(
         default=25,
         ge=0,

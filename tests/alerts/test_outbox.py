@@ -195,3 +195,26 @@ def test_capped_lead_without_digest_time_waits_for_midnight(engine, model):
     assert [notice.is_digest for notice, _ in channel.sent] == [False]
     deliver_pending(engine, [channel], before_midnight + timedelta(minutes=1), settings)
     assert [notice.is_digest for notice, _ in channel.sent] == [False, True]
+
+
+def test_old_lead_scored_first_time_skipped(engine, model):
+    # The sample contact inquired on 2 March at 14:05 UTC; 72 hours later is 5 March 14:05.
+    settings = make_settings(new_lead_max_age_hours=72)
+    late = score_sequence(engine, model, [90], start=datetime(2026, 3, 5, 14, 6, tzinfo=UTC),
+                          settings=settings)
+    assert late == [None]
+    assert alert_rows(engine) == []
+
+
+def test_recent_lead_scored_first_time_alerts(engine, model):
+    settings = make_settings(new_lead_max_age_hours=72)
+    ids = score_sequence(engine, model, [90], start=datetime(2026, 3, 5, 14, 4, tzinfo=UTC),
+                         settings=settings)
+    assert ids[0] is not None
+
+
+def test_age_limit_ignores_rise_of_known_lead(engine, model):
+    settings = make_settings(new_lead_max_age_hours=72)
+    ids = score_sequence(engine, model, [60, 90], start=datetime(2026, 4, 1, tzinfo=UTC),
+                         settings=settings)
+    assert [alert_id is not None for alert_id in ids] == [False, True]
