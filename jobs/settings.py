@@ -135,6 +135,7 @@ class Settings(BaseSettings):
         env_prefix="LEADSCORE_",
         env_file=".env",
         env_file_encoding="utf-8",
+        env_ignore_empty=True,
         extra="ignore",
     )
 
