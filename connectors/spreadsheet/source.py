@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from pathlib import Path
@@ -37,6 +37,30 @@ class CellIssue:
     reason: str
 
 
+class RowView(Mapping[str, Cell]):
+    """A read-only mapping of header name to cell over one row, without copying it.
+
+    Large files keep a view per contact, so the row tuple is shared instead of
+    copied into a dict. A duplicated header name maps to its first column.
+    """
+
+    __slots__ = ("_positions", "_row")
+
+    def __init__(self, positions: Mapping[str, int], row: Sequence[Cell]) -> None:
+        self._positions = positions
+        self._row = row
+
+    def __getitem__(self, name: str) -> Cell:
+        index = self._positions[name]
+        return self._row[index] if index < len(self._row) else None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._positions)
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+
 class SpreadsheetSource:
     """Contacts from one sheet of a CSV or XLSX file, read through a field mapping.
 
@@ -65,6 +89,9 @@ class SpreadsheetSource:
         )
         self.issues: list[CellIssue] = []
         self._parse_date = functools.partial(parse_datetime, default_tz=timezone)
+        self._positions: dict[str, int] = {}
+        for index, name in enumerate(self.table.header):
+            self._positions.setdefault(name, index)
 
     @property
     def header(self) -> tuple[str, ...]:
@@ -174,7 +201,7 @@ class SpreadsheetSource:
             phone=self._contact_text(row, "phone"),
             owner_id=self._contact_text(row, "owner"),
             source_row=number,
-            raw={name: cell for name, cell in zip(self.table.header, row, strict=False)},
+            raw=RowView(self._positions, row),
         )
 
     def _activities(self, number: int, row: Sequence[Cell]) -> tuple[Activity, ...]:

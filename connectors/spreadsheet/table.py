@@ -216,8 +216,17 @@ def _read_csv(path: Path, data: bytes) -> Table:
         quote_all=text.lstrip().startswith('"'),
     )
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+    header: tuple[str, ...] = ()
+    blank_lines = 0
+    rows: list[tuple[Cell, ...]] = []
     try:
-        records = list(reader)
+        for record in reader:
+            if header:
+                rows.append(tuple(record))
+            elif any(cell.strip() for cell in record):
+                header = _clean_header(record)
+            else:
+                blank_lines += 1
     except csv.Error as exc:
         raise InputFileError(
             f"{path} is not valid CSV near line {reader.line_num}: {exc}; "
@@ -225,17 +234,14 @@ def _read_csv(path: Path, data: bytes) -> Table:
             path=str(path),
         ) from exc
 
-    header_index = next((i for i, row in enumerate(records) if any(c.strip() for c in row)), None)
-    if header_index is None:
+    if not header:
         raise InputFileError(
             f"{path} has no header row; export the leads again with column names",
             path=str(path),
         )
-    header = _clean_header(records[header_index])
-    rows: list[tuple[Cell, ...]] = [tuple(row) for row in records[header_index + 1 :]]
     table = Table(path=path, format="csv", header=header, rows=rows, dialect=dialect)
-    if header_index:
-        table.warnings.append(f"skipped {header_index} blank line(s) before the header")
+    if blank_lines:
+        table.warnings.append(f"skipped {blank_lines} blank line(s) before the header")
     if encoding not in ("utf-8", "utf-16"):
         table.warnings.append(
             f"{path.name} is not UTF-8; read it as {encoding} (the scored copy is UTF-8)"

@@ -423,7 +423,7 @@ def _print_hot(console: Console, report: Any, top: int) -> None:
     table.add_column("intent", justify="right")
     table.add_column("top reasons")
     for row, result in hot:
-        name = row.contact.name if row.contact and row.contact.name else result.lead_id
+        name = row.name or result.lead_id
         table.add_row(
             str(row.row),
             name,

@@ -182,3 +182,22 @@ def test_workbook_renamed_to_csv_is_read_as_xlsx(tmp_path):
 )
 def test_cell_text(cell, text):
     assert cell_text(cell) == text
+
+
+def test_unclosed_quote_reports_line(tmp_path):
+    data = b'Name,Notes\nAnn,"open quote\nBo,fine\n' + b"x,y\n" * 40_000
+    with pytest.raises(InputFileError) as caught:
+        read_table(write_bytes(tmp_path, "leads.csv", data))
+    assert "not valid CSV near line" in str(caught.value)
+    assert "unclosed quote" in str(caught.value)
+
+
+def test_header_of_empty_names_is_rejected(tmp_path):
+    with pytest.raises(InputFileError, match="no header row"):
+        read_table(write_bytes(tmp_path, "leads.csv", b",,\n"))
+
+
+def test_header_without_rows_gives_empty_table(tmp_path):
+    table = read_table(write_bytes(tmp_path, "leads.csv", b"Record ID,Budget\r\n"))
+    assert table.header == ("Record ID", "Budget")
+    assert table.rows == []
