@@ -63,6 +63,10 @@ log = structlog.get_logger("connectors.gohighlevel")
 
 CRM = "gohighlevel"
 
+# How far back before a pull's start appointments are re-read for a showed or
+# no-show status, which staff set after the appointment.
+STATUS_MARKING_LOOKBACK = timedelta(days=30)
+
 # A score write batch stops after this many server errors in a row (the API is down).
 MAX_CONSECUTIVE_TRANSIENT_FAILURES = 3
 
@@ -686,7 +690,9 @@ class GoHighLevelConnector:
         return tuple(str(c["id"]) for c in calendars or [] if isinstance(c, dict) and c.get("id"))
 
     def _appointment_outcomes(self, start: datetime, now: datetime) -> Iterator[Outcome]:
-        # Appointments booked in the window may start months later.
+        # Appointments booked in the window may start months later, and staff
+        # mark one showed or no-show after it started, maybe before `start`.
+        first = start - STATUS_MARKING_LOOKBACK
         end = now + timedelta(days=366)
         for calendar_id in self._calendar_ids():
             _, body = self.client.call(
@@ -695,7 +701,7 @@ class GoHighLevelConnector:
                 params={
                     "locationId": self.account_id,
                     "calendarId": calendar_id,
-                    "startTime": str(_millis(start)),
+                    "startTime": str(_millis(first)),
                     "endTime": str(_millis(end)),
                 },
                 group="conversations",
@@ -717,7 +723,9 @@ class GoHighLevelConnector:
             return
         if status != "cancelled" and added is not None and added >= start:
             yield Outcome(contact_id, OutcomeKind.BOOKED, added, "appointment:booked", record_id)
-        if starts is not None and start <= starts <= now:
+        # The store keeps an outcome read twice once, so re-reading the
+        # lookback window on every pull adds nothing twice.
+        if starts is not None and start - STATUS_MARKING_LOOKBACK <= starts <= now:
             if status == "showed":
                 yield Outcome(
                     contact_id, OutcomeKind.SHOWED, starts, "appointment:showed", record_id

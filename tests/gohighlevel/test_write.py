@@ -312,3 +312,23 @@ def test_server_errors_in_a_row_stop_the_batch(scored_fake, make_connector) -> N
 
     attempted = {request.path for request in scored_fake.calls("PUT")}
     assert attempted == {"/contacts/down0", "/contacts/down1", "/contacts/down2"}
+
+
+def test_showed_status_set_after_last_pull_is_read(fake, make_connector) -> None:
+    fake.state.add_contact(LOCATION, contact_id="late")
+    calendar = fake.state.add_calendar(LOCATION)
+    since = START - timedelta(hours=1)
+    # The appointment started before the last pull; staff marked it showed since then.
+    fake.state.add_appointment(
+        LOCATION,
+        calendar["id"],
+        "late",
+        start=START - timedelta(hours=3),
+        status="showed",
+        added_at=START - timedelta(days=10),
+    )
+
+    outcomes = list(make_connector().pull_outcomes(since))
+
+    assert [(o.contact_id, o.kind) for o in outcomes] == [("late", OutcomeKind.SHOWED)]
+    assert outcomes[0].occurred_at == START - timedelta(hours=3)
