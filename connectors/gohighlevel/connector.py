@@ -54,7 +54,7 @@ from connectors.gohighlevel.engagement import (
 from connectors.gohighlevel.fields import CustomField, FieldCatalog, number_value
 from connectors.gohighlevel.paging import SearchPosition, search_contacts
 from connectors.gohighlevel.setup import run_checks, run_setup
-from connectors.http import RetrySettings
+from connectors.http import HttpClient, RetrySettings
 from scoring.lead import Activity
 from scoring.mapping import FieldMapping
 from scoring.result import Tier
@@ -104,24 +104,9 @@ class GoHighLevelConnector:
             wall_clock=now,
             retry=retry,
         )
-        if config.token is not None:
-            tokens: StaticToken | OAuthTokenProvider = StaticToken(config.token.get_secret_value())
-        else:
-            # The config's validator guarantees the OAuth settings when no token is set.
-            client_id = config.oauth_client_id or ""
-            secret = config.oauth_client_secret
-            store_path = config.token_store_path
-            tokens = OAuthTokenProvider(
-                store=token_store or FileTokenStore(store_path),  # type: ignore[arg-type]
-                client_id=client_id,
-                client_secret=secret.get_secret_value() if secret else "",
-                http=http,
-                location_id=config.location_id,
-                now=now,
-            )
         self.client = GoHighLevelClient(
             http=http,
-            tokens=tokens,
+            tokens=_token_source(config, http, token_store, now),
             location_id=config.location_id,
             version=config.version,
             conversations_version=config.conversations_version,
@@ -776,6 +761,27 @@ class GoHighLevelConnector:
 
     def close(self) -> None:
         self.client.http.close()
+
+
+def _token_source(
+    config: GoHighLevelConfig,
+    http: HttpClient,
+    token_store: TokenStore | None,
+    now: Callable[[], datetime],
+) -> StaticToken | OAuthTokenProvider:
+    if config.token is not None:
+        return StaticToken(config.token.get_secret_value())
+    # The config's validator guarantees the OAuth settings when no token is set.
+    secret = config.oauth_client_secret
+    store = token_store or FileTokenStore(config.token_store_path)  # type: ignore[arg-type]
+    return OAuthTokenProvider(
+        store=store,
+        client_id=config.oauth_client_id or "",
+        client_secret=secret.get_secret_value() if secret else "",
+        http=http,
+        location_id=config.location_id,
+        now=now,
+    )
 
 
 def _iso(value: datetime) -> str:
