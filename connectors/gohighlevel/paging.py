@@ -59,6 +59,7 @@ def search_contacts(
     start: SearchPosition,
     use_page_numbers: bool = True,
     page_limit: int = constants.SEARCH_PAGE_LIMIT,
+    result_window: int = constants.SEARCH_RESULT_WINDOW,
 ) -> Iterator[tuple[list[dict[str, Any]], SearchPosition | None]]:
     """Yield `(contacts, next position)` per page, in ascending `sort_field` order.
 
@@ -96,7 +97,7 @@ def search_contacts(
         if (
             use_page_numbers
             and position.search_after is None
-            and next_page * page_limit <= constants.SEARCH_RESULT_WINDOW
+            and next_page * page_limit <= result_window
         ):
             position = SearchPosition(page=next_page)
         else:

@@ -251,6 +251,8 @@ class FakeGoHighLevel:
         # Called with each request before it is handled, so a test can look at
         # the world (a token file on disk) at the moment the connector calls.
         self.on_request: list[Callable[[FakeRequest], None]] = []
+        # Results that page numbers can reach; tests lower it to cross it cheaply.
+        self.search_result_window = SEARCH_RESULT_WINDOW
 
     # -- test controls -------------------------------------------------------
 
@@ -608,10 +610,11 @@ class FakeGoHighLevel:
             page = page[:page_limit]
         else:
             number = body.get("page", 1)
-            if number * page_limit > SEARCH_RESULT_WINDOW:
+            window = self.search_result_window
+            if number * page_limit > window:
                 raise FakeRejection(
                     400,
-                    f"page and pageLimit can reach only the first {SEARCH_RESULT_WINDOW} records; "
+                    f"page and pageLimit can reach only the first {window} records; "
                     "use searchAfter beyond them",
                     "Bad Request",
                 )
