@@ -21,7 +21,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from scoring.lead import Activity, ActivityKind, AnswerValue, Lead
@@ -402,7 +402,17 @@ def _url_path(url: str) -> str:
 
 
 class _EventRule(_CompiledRule):
-    __slots__ = ("cap", "half_life", "kind", "min_count", "once", "points", "urls", "within")
+    __slots__ = (
+        "cap",
+        "half_life",
+        "kind",
+        "min_count",
+        "once",
+        "points",
+        "urls",
+        "within",
+        "within_delta",
+    )
 
     def __init__(self, rule: Any, part: Part) -> None:
         super().__init__(rule, part)
@@ -411,6 +421,7 @@ class _EventRule(_CompiledRule):
             re.compile(fnmatch.translate(pattern), re.IGNORECASE) for pattern in rule.url
         )
         self.within: float | None = rule.within_days
+        self.within_delta = timedelta(days=rule.within_days) if rule.within_days else None
         self.once = rule.count == "once"
         self.min_count: int = rule.min_count
         self.points = float(rule.points)
@@ -425,12 +436,11 @@ class _EventRule(_CompiledRule):
         return any(pattern.match(activity.url) for pattern in self.urls)
 
     def evaluate(self, ctx: _Context) -> tuple[float, str] | None:
-        # NOTE: an aggregate (a count with only the date of the latest event)
-        # is placed entirely at its `last_at`, so the window and the decay
-        # treat all of its events as that recent. Undated activities count only for
-        # rules with neither `within_days` nor `half_life_days`.
+        # Undated activities count only for rules with neither `within_days`
+        # nor `half_life_days`, because their age is unknown.
         timed = self.within is not None or self.half_life is not None
         count = 0
+        estimated = False
         weighted = 0.0
         best_decay = 0.0
         latest: Activity | None = None
@@ -442,17 +452,23 @@ class _EventRule(_CompiledRule):
             if activity.last_at is None:
                 if timed:
                     continue
-                decay = 1.0
+                events, decay, last_decay = activity.count, 1.0, 1.0
             else:
                 age = ctx.age_days(activity.last_at)
                 if self.within is not None and age > self.within:
                     continue
-                decay = 0.5 ** (age / self.half_life) if self.half_life else 1.0
+                last_decay = 0.5 ** (age / self.half_life) if self.half_life else 1.0
+                first_at = activity.first_at
+                if activity.count > 1 and first_at is not None and first_at < activity.last_at:
+                    events, decay = self._spread(ctx, activity.count, first_at, activity.last_at)
+                    estimated = estimated or events != activity.count
+                else:
+                    events, decay = activity.count, last_decay
                 if latest is None or latest.last_at is None or activity.last_at > latest.last_at:
                     latest = activity
-            count += activity.count
-            weighted += activity.count * decay
-            best_decay = max(best_decay, decay)
+            count += events
+            weighted += events * decay
+            best_decay = max(best_decay, last_decay)
         if count < self.min_count:
             return None
 
@@ -465,9 +481,34 @@ class _EventRule(_CompiledRule):
         points = round(points, 1)
         if points == 0:
             return None
-        return points, self._evidence(ctx, count, latest)
+        return points, self._evidence(ctx, count, latest, estimated)
 
-    def _evidence(self, ctx: _Context, count: int, latest: Activity | None) -> str:
+    def _decay(self, age_days: float) -> float:
+        return 0.5 ** (age_days / self.half_life) if self.half_life else 1.0
+
+    def _spread(
+        self, ctx: _Context, count: int, first_at: datetime, last_at: datetime
+    ) -> tuple[int, float]:
+        """Estimate how many of an aggregate's events fall inside the window, and their decay.
+
+        The events are taken as spread evenly between `first_at` and
+        `last_at`, so of 20 clicks over a year only the window's share
+        counts, and all decay as much as the middle one.
+        NOTE: an aggregate with `last_at` alone never reaches here. All of its
+        events count, and decay as if they happened at `last_at`.
+        """
+        events = count
+        start = first_at
+        if self.within_delta is not None:
+            cutoff = ctx.now - self.within_delta
+            if first_at < cutoff:
+                share = (last_at - cutoff) / (last_at - first_at)
+                events = max(1, math.ceil(count * share))
+                start = cutoff
+        middle = start + (last_at - start) / 2
+        return events, self._decay(ctx.age_days(middle))
+
+    def _evidence(self, ctx: _Context, count: int, latest: Activity | None, estimated: bool) -> str:
         if self.urls and latest is not None and latest.url:
             # An aggregate's count covers every URL, so a page rule that
             # fires once names the page and not the count.
@@ -477,6 +518,8 @@ class _EventRule(_CompiledRule):
                 evidence = f"{count} {_noun(self.kind, count)} of {_url_path(latest.url)}"
         else:
             evidence = f"{count} {_noun(self.kind, count)}"
+        if estimated and not (self.urls and self.once):
+            evidence = f"about {evidence} in {_fmt(self.within or 0)} days"
         if latest is not None and latest.last_at is not None:
             evidence += f", last {_days_ago(ctx.age_days(latest.last_at))}"
         return evidence

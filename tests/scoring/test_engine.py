@@ -997,3 +997,77 @@ def test_numeric_budget_uses_default_currency():
 def test_numeric_timeline_counts_days():
     model = model_with(TIMELINE_RULE)
     assert points_of(score(lead(answers={"timeline": 10}), model, NOW), "timeline") == 26
+
+
+@pytest.mark.parametrize(
+    ("settings", "activity", "points", "evidence"),
+    [
+        (
+            {"activity": '"email_click"', "points": 3, "count": '"per_event"', "cap": 100},
+            Activity(K.EMAIL_CLICK, count=20, first_at=ago(365), last_at=ago(1)),
+            60,
+            "20 email clicks, last 1 day ago",
+        ),
+        (
+            {
+                "activity": '"email_click"',
+                "points": 3,
+                "count": '"per_event"',
+                "cap": 30,
+                "within_days": 30,
+            },
+            Activity(K.EMAIL_CLICK, count=20, first_at=ago(365), last_at=ago(1)),
+            6,
+            "about 2 email clicks in 30 days, last 1 day ago",
+        ),
+        (
+            {
+                "activity": '"email_click"',
+                "points": 3,
+                "count": '"per_event"',
+                "cap": 30,
+                "within_days": 30,
+            },
+            Activity(K.EMAIL_CLICK, count=4, first_at=ago(20), last_at=ago(1)),
+            12,
+            "4 email clicks, last 1 day ago",
+        ),
+        (
+            {
+                "activity": '"email_click"',
+                "points": 2,
+                "count": '"per_event"',
+                "cap": 30,
+                "half_life_days": 10,
+            },
+            Activity(K.EMAIL_CLICK, count=4, first_at=ago(20), last_at=ago(0)),
+            4,
+            "4 email clicks, last today",
+        ),
+        (
+            {"activity": '"email_click"', "points": 3, "count": '"per_event"', "cap": 30},
+            Activity(K.EMAIL_CLICK, count=5, first_at=ago(1), last_at=ago(9)),
+            15,
+            "5 email clicks, last 9 days ago",
+        ),
+    ],
+    ids=[
+        "no-window-counts-all",
+        "window-takes-its-share",
+        "all-inside-window",
+        "decay-at-middle",
+        "first-after-last-ignored",
+    ],
+)
+def test_event_rule_spreads_aggregate_between_dates(settings, activity, points, evidence):
+    result = score(lead(activities=(activity,)), event_model(**settings), NOW)
+    assert points_of(result, "event") == points
+    assert result.hits[0].evidence == evidence
+
+
+def test_min_count_uses_events_inside_window():
+    model = event_model(activity='"form_submission"', points=5, min_count=2, within_days=60)
+    old_and_new = Activity(K.FORM_SUBMISSION, count=2, first_at=ago(300), last_at=ago(1))
+    assert points_of(score(lead(activities=(old_and_new,)), model, NOW), "event") is None
+    both_recent = Activity(K.FORM_SUBMISSION, count=2, first_at=ago(30), last_at=ago(1))
+    assert points_of(score(lead(activities=(both_recent,)), model, NOW), "event") == 5
