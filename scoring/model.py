@@ -579,8 +579,6 @@ def _check_references(model: ScoringModel) -> Iterator[tuple[str, str]]:
         for synonym in treatment.synonyms:
             if not normalize_answer(synonym):
                 yield f"treatments.{key}.synonyms", f"synonym {synonym!r} has no letters or digits"
-    if model.alert_threshold > 100:
-        yield "alert_threshold", "alert_threshold must be 1-100"
 
 
 def _check_rule(model: ScoringModel, rule: Any, path: str) -> Iterator[tuple[str, str]]:
@@ -604,8 +602,12 @@ def _check_rule(model: ScoringModel, rule: Any, path: str) -> Iterator[tuple[str
                     f"{path}.bands[{index}]",
                     f"band {_band_text(upper)} overlaps band {_band_text(lower)}",
                 )
-    if isinstance(rule, BudgetBelowTreatmentRule) and not model.treatments:
-        yield f"{path}.kind", "budget_below_treatment needs a [treatments] table with min_price"
+    priced = any(treatment.min_price is not None for treatment in model.treatments.values())
+    if isinstance(rule, BudgetBelowTreatmentRule) and not priced:
+        yield (
+            f"{path}.kind",
+            "budget_below_treatment needs [treatments] entries with a min_price",
+        )
 
 
 def _band_text(band: Band) -> str:

@@ -444,3 +444,18 @@ def test_crlf_file_error_reports_line(tmp_path: Path):
     with pytest.raises(ModelError) as caught:
         load_model(path)
     assert caught.value.line == line_of(VALID, "points = 30")
+
+
+def test_budget_below_treatment_needs_prices():
+    text = VALID.replace("min_price = 200\n", "") + textwrap.dedent(
+        """
+        [[fit.rules]]
+        id = "below"
+        label = "Below price"
+        kind = "budget_below_treatment"
+        points = -10
+        """
+    )
+    error = parse_error(text)
+    assert error.key == "fit.rules[1].kind"
+    assert "min_price" in error.reason
