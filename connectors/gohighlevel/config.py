@@ -41,6 +41,10 @@ class GoHighLevelConfig(BaseModel):
         ),
     )
     base_url: str = Field(default=constants.DEFAULT_BASE_URL, description="API base URL.")
+    app_url: str = Field(
+        default="https://app.gohighlevel.com",
+        description="Web app address for contact links in alerts; white-label agencies set theirs.",
+    )
     version: str = Field(
         default=constants.VERSION_DEFAULT,
         description="`Version` header for contacts, locations, opportunities, forms, workflows.",

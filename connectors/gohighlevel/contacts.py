@@ -18,7 +18,7 @@ from scoring.lead import Activity, AnswerValue, Lead
 from scoring.mapping import FieldMapping, find_source
 from scoring.result import Tier
 
-RECORD_URL = "https://app.gohighlevel.com/v2/location/{location_id}/contacts/detail/{contact_id}"
+RECORD_PATH = "/v2/location/{location_id}/contacts/detail/{contact_id}"
 
 _TRUE_TEXT = frozenset({"true", "yes", "y", "1", "on", "checked"})
 
@@ -116,9 +116,7 @@ class ContactMapper:
             email=raw.get("email"),
             phone=raw.get("phone"),
             owner_id=raw.get("assignedTo"),
-            record_url=RECORD_URL.format(
-                location_id=self.config.location_id, contact_id=contact_id
-            ),
+            record_url=self.record_url(contact_id),
             modified_at=modified_at,
             written=self.written_score(raw),
             activity_mode=ActivityMode.EVENTS,
@@ -126,13 +124,15 @@ class ContactMapper:
             raw=dict(raw),
         )
 
+    def record_url(self, contact_id: str) -> str:
+        path = RECORD_PATH.format(location_id=self.config.location_id, contact_id=contact_id)
+        return self.config.app_url.rstrip("/") + path
+
     def events_only(self, contact_id: str, activities: Iterable[Activity]) -> Contact:
         """Build an engagement-only update: the store keeps the contact's other facts."""
         return Contact(
             lead=Lead(id=contact_id, activities=tuple(activities)),
-            record_url=RECORD_URL.format(
-                location_id=self.config.location_id, contact_id=contact_id
-            ),
+            record_url=self.record_url(contact_id),
             activity_mode=ActivityMode.EVENTS,
             facts_complete=False,
         )

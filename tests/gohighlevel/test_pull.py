@@ -83,7 +83,9 @@ def test_pull_all_maps_custom_fields_to_answers(
     assert contact.lead.attributes["zip"] == "94110"
     assert contact.activity_mode is ActivityMode.EVENTS
     assert contact.facts_complete is True
-    assert contact.record_url and LOCATION in contact.record_url
+    assert contact.record_url == (
+        f"https://app.gohighlevel.com/v2/location/{LOCATION}/contacts/detail/ct1"
+    )
 
 
 def test_alert_tag_is_not_a_lead_fact(fake: FakeGoHighLevel, make_connector) -> None:
@@ -316,3 +318,13 @@ def test_count_contacts_reads_search_total(fake, make_connector) -> None:
     assert make_connector().count_contacts() == 3
     [search] = fake.calls("POST", "/contacts/search")
     assert search.body["pageLimit"] == 1
+
+
+def test_record_url_uses_white_label_domain(fake, make_connector) -> None:
+    fake.state.add_contact(LOCATION, contact_id="ct1")
+
+    [contact] = _contacts(make_connector(app_url="https://crm.glowagency.com/").pull_all())
+
+    assert contact.record_url == (
+        f"https://crm.glowagency.com/v2/location/{LOCATION}/contacts/detail/ct1"
+    )
