@@ -19,16 +19,20 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Final
 
 _CACHE_SIZE: Final = 4096
 
-# Dollars per unit of each currency, at approximate 2024 average exchange rates. A model
-# file overrides them in its `[currency.rates]` table.
-DEFAULT_USD_RATES: Final[dict[str, float]] = {"USD": 1.0, "GBP": 1.27, "EUR": 1.08}
+# Dollars per unit of each currency, at approximate 2024 average exchange
+# rates. A model file overrides them in its `[currency.rates]` table.
+DEFAULT_USD_RATES: Final[Mapping[str, float]] = MappingProxyType(
+    {"USD": 1.0, "GBP": 1.27, "EUR": 1.08}
+)
 
 _DAYS_PER_WEEK: Final = 7
 _DAYS_PER_MONTH: Final = 30
@@ -177,6 +181,7 @@ _ABOVE_WORDS = re.compile(
 )
 _PLUS_AFTER = re.compile(r"^\s*(?:\+|plus\b|or more\b|and up\b|and above\b|or above\b)")
 _PREFIX_SYMBOLS = re.compile(r"[$£€]\s*$")
+_CURRENCY_SIGNS = re.compile(r"[$£€]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +215,7 @@ def _read_range(text: str) -> tuple[float, float] | None:
     if len(numbers) >= 2:
         second = numbers[1]
         between = _PREFIX_SYMBOLS.sub("", text[first.end : second.start])
-        between = re.sub(r"[$£€]", "", between)
+        between = _CURRENCY_SIGNS.sub("", between)
         if _RANGE_JOIN.match(between):
             high = second.value * (1000 if second.has_k else 1)
             # "1-2k": the suffix of the second number applies to the first.
