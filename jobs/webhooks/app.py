@@ -13,11 +13,15 @@ A request does one thing after verification: a short insert transaction in the
 state store. CRM calls happen later in the daemon's drain job, never on the
 request thread. Rejections are logged with the route and reason, never the body.
 
-Status codes: 200 accepted (including duplicates and ignored events), 400
-malformed, 401 missing or invalid signature or stale timestamp, 404 unknown
-route or account (or a CRM whose key is not configured), 405 wrong method,
-409 replayed GoHighLevel webhook id, 413 body too large, 503 store unavailable
-(429 for GoHighLevel, which retries only on 429).
+Status codes:
+
+* 200: accepted, including duplicates and ignored events.
+* 400: malformed body or timestamp.
+* 401: missing or invalid signature or token, or a stale timestamp.
+* 404: unknown route or account, or a CRM whose key is not configured.
+* 405: wrong method. 409: replayed GoHighLevel webhook id. 413: body too large.
+* 503: the store is unavailable. GoHighLevel gets 429 instead, because it
+  retries only on 429.
 """
 
 from __future__ import annotations
@@ -70,8 +74,8 @@ GHL_PATH = "/webhooks/gohighlevel"
 GENERIC_PREFIX = "/webhooks/generic/"
 HEALTH_PATH = "/healthz"
 
-# Same rejection logged at most once per interval per route and reason; the
-# next line carries how many were left out.
+# A rejection with the same route and reason is logged at most once per
+# interval, and the next line logged counts the ones left out.
 _LOG_REPEAT_INTERVAL_SECONDS = 10.0
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -79,7 +83,7 @@ StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 @dataclass(frozen=True, slots=True)
 class HealthReport:
-    """What /healthz returns: healthy or not, and details for the JSON body."""
+    """Daemon health for /healthz: a healthy flag and details for the JSON body."""
 
     healthy: bool
     details: dict[str, object]
@@ -445,7 +449,7 @@ class WebhookApp:
         if counts.get("queued") and self.on_enqueued is not None:
             try:
                 self.on_enqueued()
-            except Exception:  # the event is stored; the drain job's own schedule picks it up
+            except Exception:  # the event is stored, so the drain job still runs on its interval
                 log.exception("webhook_wakeup_failed")
         return counts
 

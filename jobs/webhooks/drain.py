@@ -6,9 +6,9 @@ Each run claims due queue rows, reads every contact from its CRM with
 scores and records alerts. CRM calls happen here, outside any store
 transaction and never on the receiver's request threads.
 
-Failures by kind: a contact the CRM no longer has (or cannot return) is given
-up at once; a rate limit, an outage or a configuration error is retried with
-a growing delay, and the account's other contacts wait for the next run so a
+A contact the CRM no longer has, or cannot return, is given up at once. A
+rate limit, an outage or a configuration error is retried with a growing
+delay. The account's other contacts then wait for a later run, so a
 struggling CRM is not hammered.
 """
 
@@ -45,7 +45,7 @@ PRUNE_INTERVAL = timedelta(hours=1)
 
 
 class AccountContext(Protocol):
-    """What the drain needs from the sync's per-account context."""
+    """The part of the sync's per-account context that the drain uses."""
 
     account: str
     connector: CrmConnector
@@ -158,8 +158,8 @@ class WebhookDrain:
                 self._fail(event, str(exc), retry=False, stats=stats)
                 continue
             except (TransientError, ConfigurationError, ConnectorError) as exc:
-                # The CRM is down, limiting us, or the setup is wrong: this
-                # contact and the rest of the account wait for a later run.
+                # The CRM is down, rate-limiting the worker, or misconfigured,
+                # so this contact and the rest of the account wait for a later run.
                 log.warning(
                     "webhook_fetch_failed",
                     account=event.account,
@@ -178,7 +178,7 @@ class WebhookDrain:
         now = self.clock()
         try:
             self.process_contacts(context, [contact for _, contact in fetched], now)
-        except Exception as exc:  # any failure of the batch: retry it later, keep the daemon up
+        except Exception as exc:  # retry the batch later and keep the daemon running
             log.exception("webhook_processing_failed", account=context.account, count=len(fetched))
             for event, _ in fetched:
                 self._fail(event, f"{type(exc).__name__}: {exc}", retry=True, stats=stats)

@@ -1,8 +1,8 @@
 """Validators for webhook bodies: each CRM's JSON reduced to `WebhookEvent`s.
 
-Only the fields the worker relies on are checked (ids, types, times); other
+Only the fields the worker relies on are checked (ids, types, times), so other
 fields may come and go without breaking the receiver. A body that cannot be
-read at all raises `PayloadError` (HTTP 400); in a HubSpot batch, one invalid
+read at all raises `PayloadError` (HTTP 400). In a HubSpot batch, one invalid
 event is reported and skipped while the others are queued.
 """
 
@@ -148,7 +148,8 @@ def parse_hubspot_batch(body: bytes) -> HubSpotBatch:
         raise PayloadError("HubSpot body is an empty array")
     if len(document) > HUBSPOT_MAX_BATCH:
         raise PayloadError(
-            f"HubSpot body holds {len(document)} events; HubSpot sends at most {HUBSPOT_MAX_BATCH}"
+            f"HubSpot body contains {len(document)} events, more than the maximum of "
+            f"{HUBSPOT_MAX_BATCH} that HubSpot sends in one request"
         )
 
     batch = HubSpotBatch()
@@ -222,9 +223,9 @@ def _hubspot_contact_id(item: dict, subscription_type: str, object_id: str | Non
 def parse_ghl_timestamp(value: object) -> datetime:
     """Read a GoHighLevel delivery `timestamp`: ISO 8601 text or epoch milliseconds.
 
-    NOTE: the stored GoHighLevel docs name the field but show no example, so
-    both ISO text and epoch numbers are accepted; numbers below 10**11 are
-    read as epoch seconds.
+    NOTE: GoHighLevel's webhook authentication docs name this field but show
+    no example value, so both ISO text and epoch numbers are accepted. Numbers
+    below 10**11 are read as epoch seconds.
     """
     if isinstance(value, bool):
         raise PayloadError("timestamp is not a time")

@@ -1,7 +1,7 @@
 """The durable queue of contacts to rescore, fed by webhooks and drained by the daemon.
 
-The receiver calls `enqueue` (and `record_delivery` for duplicate and replay
-checks) inside one transaction per request; the daemon's drain job calls
+The receiver calls `enqueue`, and `record_delivery` for duplicate and replay
+checks, inside one transaction per request. The daemon's drain job calls
 `claim_batch`, then `mark_done` or `mark_failed` for each claimed row. Every
 function takes an open SQLAlchemy connection and leaves committing to the caller.
 
@@ -91,8 +91,8 @@ def _insert_ignoring_conflicts(conn: sa.Connection, table: sa.Table, values: dic
         raise NotImplementedError(
             f"the webhook queue supports SQLite and PostgreSQL, not {dialect}"
         )
-    # RETURNING tells inserted from skipped on both backends; psycopg reports
-    # rowcount -1 for a skipped or inserted row alike.
+    # RETURNING distinguishes an inserted row from a skipped one on both
+    # backends, because psycopg reports rowcount -1 for either.
     key_column = next(iter(table.primary_key.columns))
     return conn.execute(statement.returning(key_column)).first() is not None
 
@@ -203,8 +203,8 @@ def _enqueue_contact(
             last_kind=latest.kind,
             occurred_at=latest.occurred_at or row.occurred_at,
         )
-    # A pending row keeps its received_at and any retry delay: the oldest
-    # waiting event sets its place in line, and a CRM outage is not hammered.
+    # A pending row keeps its received_at and any retry delay, so the oldest
+    # waiting event sets its place in line and a CRM outage is not hammered.
     conn.execute(sa.update(webhook_queue).where(webhook_queue.c.id == row.id).values(**changes))
 
 

@@ -1,9 +1,9 @@
 """Runs the webhook receiver in a background thread of the daemon.
 
-The HTTP server is cheroot (the WSGI server of CherryPy): pure Python, a pool
-of worker threads, a request body limit, and `prepare()` / `serve()` /
-`stop()` calls made for embedding in another process, which is how the daemon
-runs it.
+The HTTP server is cheroot, the WSGI server of CherryPy. It is pure Python,
+serves requests from a pool of worker threads and enforces a body size limit.
+Its `prepare()`, `serve()` and `stop()` calls are made for embedding in
+another process, which is how the daemon runs it.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ class WebhookService:
             server_name="leadscore-webhooks",
             timeout=_SOCKET_TIMEOUT_SECONDS,
         )
-        # cheroot answers 413 itself for a Content-Length over this limit.
+        # cheroot itself returns 413 for a Content-Length over this limit.
         server.max_request_body_size = self.settings.max_body_bytes
         # The serve loop checks for stop() this often (cheroot's default is 0.5 s).
         server.expiration_interval = _STOP_POLL_SECONDS

@@ -1,8 +1,8 @@
 """Settings of the webhook receiver, read from `LEADSCORE_WEBHOOK_*` variables.
 
 The receiver is off unless `LEADSCORE_WEBHOOK_ENABLED=true`. Each CRM route
-answers only when its verification key is set: the HubSpot client secret, the
-GoHighLevel Ed25519 public key, or a generic token for the account.
+accepts requests only when its verification key is set: the HubSpot client
+secret, the GoHighLevel Ed25519 public key, or a generic token for the account.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ DEFAULT_REPLAY_WINDOW_SECONDS = 300
 
 
 class WebhookSettings(BaseSettings):
-    """Where the receiver listens and how it verifies each CRM's requests."""
+    """Listening address and per-CRM verification keys of the webhook receiver."""
 
     model_config = SettingsConfigDict(
         env_prefix="LEADSCORE_WEBHOOK_",

@@ -1,7 +1,7 @@
 """Verification of webhook requests: HubSpot v3 HMAC, GoHighLevel Ed25519 and RSA, tokens.
 
 Every check raises a `VerificationError` subclass that carries the HTTP status
-the receiver answers with; none of them logs or echoes the body, the secret or
+of the receiver's response. No check logs or echoes the body, the secret or
 the signature.
 """
 
@@ -32,7 +32,7 @@ _MILLISECONDS_FLOOR = 10**12
 
 
 class VerificationError(Exception):
-    """A request failed verification; `status` is the HTTP status to answer with."""
+    """A request failed verification; `status` is the HTTP status of the response."""
 
     status = 401
     reason = "invalid_signature"

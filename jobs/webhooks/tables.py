@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 from jobs.store.schema import UtcDateTime, metadata
 
-# Queue row states. A row is `processing` while a drain run holds it; an event
-# arriving then sets `rerun`, so the contact is read again after that run.
+# Queue row states. A row is `processing` while a drain run has claimed it. An
+# event arriving then sets `rerun`, so the contact is read again after that run.
 STATUS_PENDING = "pending"
 STATUS_PROCESSING = "processing"
 STATUS_DONE = "done"
@@ -35,7 +35,7 @@ webhook_queue = sa.Table(
     sa.Column("event_kinds", sa.String(500), nullable=False),
     # Kind of the event with the latest occurred_at.
     sa.Column("last_kind", sa.String(100), nullable=False),
-    # When the CRM says the latest change happened (its clock).
+    # Time of the latest change, on the CRM's clock.
     sa.Column("occurred_at", UtcDateTime(), nullable=True),
     # When the oldest event not yet processed arrived (the worker's clock).
     sa.Column("received_at", UtcDateTime(), nullable=False),

@@ -147,6 +147,8 @@ def running_worker(
                     channels="webhook",
                     webhook_url=alert_receiver.url,
                     webhook_after_hours="send",
+                    # No daily cap, so every hot lead alerts at once instead of in a digest.
+                    daily_cap=0,
                 ),
             )
             runtime = build_runtime(settings)

@@ -46,7 +46,7 @@ def _build_request(number: int, base_url: str, ed25519_key) -> tuple[str, bytes,
 
 
 @pytest.mark.slow
-def test_flood_queues_every_contact_while_scheduler_runs(start_receiver, settings, store,
+def test_flood_loses_no_event(start_receiver, settings, store,
                                                          ed25519_key):
     receiver = start_receiver(settings, store)
     prepared = [_build_request(number, receiver.url, ed25519_key) for number in range(REQUESTS)]
@@ -103,7 +103,7 @@ def test_flood_queues_every_contact_while_scheduler_runs(start_receiver, setting
     assert max(gaps, default=0) < 3.0
 
 
-def test_concurrent_events_for_same_contacts_collapse(start_receiver, settings, store):
+def test_concurrent_same_contact_events_collapse(start_receiver, settings, store):
     receiver = start_receiver(settings, store)
     url = receiver.url + f"/webhooks/generic/{GENERIC_ACCOUNT}"
     headers = {"X-Leadscore-Token": GENERIC_TOKEN}

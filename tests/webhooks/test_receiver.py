@@ -124,7 +124,7 @@ def test_hubspot_rejects_bad_request(receiver, sqlite_store, case, expected_stat
     assert queued_rows(sqlite_store) == []
 
 
-def test_hubspot_host_header_does_not_change_verified_url(receiver, sqlite_store):
+def test_hubspot_ignores_host_header(receiver, sqlite_store):
     events = [hubspot_event(501, FROZEN_NOW)]
     response = post_hubspot(receiver, events, extra_headers={"Host": "attacker.example"})
 
@@ -139,7 +139,7 @@ def test_hubspot_timestamp_at_window_edge_accepted(receiver, sqlite_store):
     assert response.status_code == 200
 
 
-def test_hubspot_batch_of_100_events_queues_each_contact(receiver, sqlite_store):
+def test_hubspot_batch_of_100_queued(receiver, sqlite_store):
     events = [hubspot_event(10_000 + index, FROZEN_NOW) for index in range(100)]
 
     response = post_hubspot(receiver, events)
@@ -389,7 +389,7 @@ def test_ghl_rejects_bad_request(receiver, sqlite_store, ed25519_key, rsa_key, c
     assert queued_rows(sqlite_store) == []
 
 
-def test_ghl_legacy_rsa_signature_accepted_with_legacy_key(start_receiver, settings, rsa_key,
+def test_ghl_legacy_rsa_signature_accepted(start_receiver, settings, rsa_key,
                                                            sqlite_store):
     receiver = start_receiver(
         settings.model_copy(update={"ghl_legacy_public_key": public_pem(rsa_key)})
@@ -403,7 +403,7 @@ def test_ghl_legacy_rsa_signature_accepted_with_legacy_key(start_receiver, setti
     assert [row.contact_id for row in queued_rows(sqlite_store)] == ["c-1"]
 
 
-def test_ghl_bad_ed25519_never_falls_back_to_legacy(start_receiver, settings, rsa_key,
+def test_ghl_bad_ed25519_skips_legacy_fallback(start_receiver, settings, rsa_key,
                                                     sqlite_store):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -595,3 +595,23 @@ def test_deliveries_recorded_for_duplicate_checks(receiver, sqlite_store, ed2551
         keys = conn.execute(sa.select(webhook_deliveries.c.delivery_key)).scalars().all()
 
     assert keys == ["gohighlevel:wh-recorded"]
+
+
+def test_service_on_taken_port_raises(receiver, settings, sqlite_store):
+    from jobs.webhooks.service import WebhookService
+
+    second = WebhookService(settings.model_copy(update={"port": receiver.port}), sqlite_store)
+
+    with pytest.raises(OSError):
+        second.start()
+
+
+def test_service_stop_closes_port(start_receiver, settings):
+    receiver = start_receiver(settings)
+    url = receiver.url
+
+    receiver.stop()
+    receiver.stop()  # a second stop is harmless
+
+    with pytest.raises(requests.ConnectionError):
+        requests.get(url + "/healthz", timeout=2)
