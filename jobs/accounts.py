@@ -5,13 +5,15 @@ from __future__ import annotations
 import functools
 import importlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from connectors.base import CrmConnector
-from jobs.settings import AccountSettings, Settings, SettingsError
+from jobs.settings import AccountSettings, Settings, SettingsError, validation_summary
 from jobs.store import Store
 from jobs.sync import SyncContext
 from scoring.lead import Lead
@@ -82,8 +84,10 @@ def connector_config(account: AccountSettings) -> Any:
         if account.pipeline.pipeline_id:
             values.update(pipeline_id=account.pipeline.pipeline_id, stage_ids=stage_ids)
         return GoHighLevelConfig(**{**values, **options})
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        raise SettingsError(f"account {account.key}: invalid connector settings: {exc}") from exc
+    except ValidationError as exc:
+        raise SettingsError(
+            f"account {account.key}: invalid connector settings: {validation_summary(exc)}"
+        ) from exc
 
 
 def build_connector(account: AccountSettings, model: Any) -> CrmConnector:
@@ -167,12 +171,16 @@ def build_runtime(
     account_name: str | None = None,
     connector_factory: ConnectorFactory | None = None,
     store: Store | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Runtime:
-    """Open the store and build a context for one account (`account_name`) or all of them."""
+    """Open the store and build a context for one account (`account_name`) or all of them.
+
+    `environ` (default `os.environ`) supplies the secrets the accounts file names.
+    """
     if account_name is not None:
-        accounts = [settings.account(account_name)]
+        accounts = [settings.account(account_name, environ)]
     else:
-        accounts = [account for account in settings.accounts() if account.enabled]
+        accounts = [account for account in settings.accounts(environ) if account.enabled]
     store = store or open_store(settings)
     stop = threading.Event()
     contexts = [

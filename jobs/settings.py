@@ -340,7 +340,7 @@ def load_accounts_file(path: Path, environ: Mapping[str, str]) -> list[AccountSe
         try:
             account = AccountSettings.model_validate(entry)
         except ValidationError as exc:
-            raise SettingsError(f"{where} is invalid: {_validation_summary(exc)}") from exc
+            raise SettingsError(f"{where} is invalid: {validation_summary(exc)}") from exc
         where = f"accounts file {path}, account {account.key}"
         if account.key in seen:
             raise SettingsError(f"{where} is listed twice")
@@ -364,9 +364,7 @@ def load_accounts_file(path: Path, environ: Mapping[str, str]) -> list[AccountSe
         if model is not None and not model.is_absolute():
             model = path.parent / model
         accounts.append(
-            account.model_copy(
-                update={"token": token, "options": options, "model": model}
-            )
+            account.model_copy(update={"token": token, "options": options, "model": model})
         )
     return accounts
 
@@ -390,7 +388,7 @@ def _resolve_secret_options(
     return resolved
 
 
-def _validation_summary(exc: ValidationError) -> str:
+def validation_summary(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors():
         location = ".".join(str(item) for item in error["loc"]) or "(entry)"
