@@ -30,8 +30,8 @@ log = structlog.get_logger(__name__)
 MAX_REASONS_CHARS = 32_000
 # Allocations between young-generation garbage collections while a sheet is
 # scored (CPython's default is 700). Every row allocates a few dozen acyclic
-# objects, so the default threshold spends about a quarter of the run
-# collecting; measured with benchmarks/bench_spreadsheet.py on 30,000 rows.
+# objects, and with the default threshold about a quarter of the run went to
+# collection (measured on 30,000 generated rows like benchmarks/bench_spreadsheet.py).
 GC_THRESHOLD_WHILE_SCORING = 50_000
 
 
@@ -40,7 +40,7 @@ class ScoredRow:
     """One data row after scoring: its result, or why it was skipped.
 
     Only the contact's name is kept, not the whole contact, so a run of
-    100,000 rows holds about a third less memory.
+    100,000 rows uses about a third less memory.
     """
 
     row: int
@@ -51,7 +51,7 @@ class ScoredRow:
 
 @dataclass(slots=True)
 class SheetReport:
-    """What a run did: every row's outcome, plus everything the summary shows."""
+    """The outcome of a run: every row's result or skip reason, and the summary data."""
 
     source: SpreadsheetSource
     model_version: str

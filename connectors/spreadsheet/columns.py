@@ -3,7 +3,7 @@
 A `ColumnPlan` maps each lead fact to the index of the column that carries it. It is built
 once per file, so the per-row work is plain indexing. Engagement columns of
 HubSpot's "all properties" contacts export are recognised without any model
-entry; a model that maps an engagement kind itself replaces the default for
+entry. A model that maps an engagement kind itself replaces the default for
 that kind.
 """
 

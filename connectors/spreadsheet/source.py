@@ -109,7 +109,7 @@ class SpreadsheetSource:
             yield self.record_for_row(number)
 
     def record_for_row(self, number: int) -> Contact | SkippedRecord:
-        """Build the contact of 1-based data row `number`, or say why it cannot be used."""
+        """Build the contact of 1-based data row `number`, or a `SkippedRecord` with the reason."""
         row = self.table.rows[number - 1]
         if not any(cell_text(cell) for cell in row):
             return SkippedRecord(reason="row is blank", row=number)

@@ -3,7 +3,7 @@
 CRM exports are messy: a UTF-8 byte order mark, CRLF line ends, every cell
 quoted, line breaks inside quoted cells, semicolons in place of commas
 (European Excel), Latin-1 bytes from an older Excel "Save as CSV". This module
-deals with all of that and nothing else: it knows no field mapping.
+handles all of that and does not use the field mapping.
 
 The format is taken from the file's content, not its name, so a workbook
 saved as `leads.csv` still opens. Every failure raises `InputFileError` with
@@ -49,7 +49,7 @@ _BINARY_SIGNATURES = {
 
 @dataclass(frozen=True, slots=True)
 class CsvDialect:
-    """How a CSV file was written, so the scored copy is written the same way."""
+    """The delimiter, encoding, line ends and quoting of a CSV file, reused for the scored copy."""
 
     delimiter: str = ","
     encoding: str = "utf-8"

@@ -1,7 +1,7 @@
 """Turn spreadsheet cells into typed lead facts: dates, counts, yes/no flags, tags.
 
 Each parser returns the value, or raises `CellValueError` with a reason a
-person can act on; the caller records the cell and goes on with the row.
+person can act on. The caller records the cell and goes on with the row.
 """
 
 from __future__ import annotations

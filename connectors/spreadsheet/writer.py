@@ -34,7 +34,7 @@ def output_format(path: Path, table: Table) -> str:
 
 
 class ScoreLayout:
-    """Where the score columns go in the output header.
+    """Positions of the score columns in the output header.
 
     A file scored before already has all five score columns: they are
     overwritten in place, so scoring a scored file again does not add

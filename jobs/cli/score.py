@@ -2,7 +2,7 @@
 
 Exit codes: 0 when the file was scored (rows that could not be scored are
 listed in the summary), 2 when the input, output, model or an option is
-invalid (the message says what to fix), 1 when `explain` finds no usable row.
+invalid (the message explains the fix), 1 when `explain` finds no usable row.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def explain_command(
         ),
     ],
     input_path: Annotated[
-        Path | None, typer.Option("--input", "-i", help="CSV or XLSX file that holds the lead.")
+        Path | None, typer.Option("--input", "-i", help="CSV or XLSX file that contains the lead.")
     ] = None,
     model_path: ModelOption = None,
     now: NowOption = None,
@@ -194,7 +194,7 @@ def explain_command(
 
 
 class _UsageProblem(Exception):
-    """An input, option or model the user must fix; the message says how."""
+    """An input, option or model the user must fix; the message explains the fix."""
 
 
 def _explain_from_file(

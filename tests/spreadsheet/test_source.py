@@ -167,7 +167,7 @@ def test_flags_and_missing_id_fallback(tmp_path):
     assert second.lead.do_not_contact is True
 
 
-def test_blank_and_overlong_rows_are_skipped_with_row_numbers(tmp_path):
+def test_blank_and_overlong_rows_skipped(tmp_path):
     path = write_csv(
         tmp_path,
         "Record ID,Budget,Source\n1,$300,Google\n,,\n3,$1,000,Google\n4,$200,Ads\n",
