@@ -141,6 +141,7 @@ _NO_COMMITMENT_PHRASES: Final = (
     "dont know",
     "do not know",
     "no idea",
+    "idk",
     "prefer not to say",
     "rather not say",
     "undecided",

@@ -187,6 +187,8 @@ def test_default_model_disqualifies(model, lead_kwargs, rule_id):
         ("Microneedling with PRP", 20),
         ("IPL Photofacial", 20),
         ("Skin Treatments", 12),
+        ("Want professional assessment", 10),
+        ("Free consultation", 10),
         ("Other", 5),
     ],
     ids=str,

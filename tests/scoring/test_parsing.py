@@ -59,7 +59,15 @@ def test_budget_text_parses_to_dollars(text, low, high, currency):
 
 @pytest.mark.parametrize(
     "text",
-    ["not sure", "Not sure yet", "Need guidance", "I don't know", "Prefer not to say", "N/A"],
+    [
+        "not sure",
+        "Not sure yet",
+        "Need guidance",
+        "I don't know",
+        "Prefer not to say",
+        "N/A",
+        "idk",
+    ],
     ids=str,
 )
 def test_budget_without_commitment_is_unknown_by_choice(text):
