@@ -7,7 +7,8 @@ Runs the real backfill and sync cycle (`jobs.backfill.run_backfill`,
 in-process fake HubSpot served through `responses`, with a simulated clock:
 the connector's rate limiters sleep on that clock, so "rate-limited time" is
 the time HubSpot's limits (100 requests per 10 s, search 5 per second) force
-on a real account, without waiting for it. The fake enforces the same limits
+on a real account, without waiting for it. Each call also takes 50 ms of
+simulated time. The fake enforces the same limits
 and answers 429 to a connector that exceeds them; the run reports any 429.
 Every request is checked against the official spec when the specs are present.
 
@@ -56,6 +57,10 @@ from tests.fakes.hubspot import DEFAULT_TOKEN, FakeHubSpot, SimulatedClock
 PORTAL = "62515"
 BASE_URL = "https://api.hubapi.com"
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+# Simulated duration of one API call. It spreads the backfill's writes over
+# time as on a real account, where a burst's 100 batches never share one
+# millisecond of `lastmodifieddate`.
+REQUEST_SECONDS = 0.05
 TIMELINES = ["this_week", "this_month", "1_3_months", "just_researching"]
 BUDGETS = ["under_300", "300_750", "750_1500", "over_1500"]
 TREATMENTS = ["botox", "fillers", "laser_hair_removal", "coolsculpting", "hydrafacial"]
@@ -113,7 +118,7 @@ def main() -> None:
     )
 
     clock = SimulatedClock(start=START.timestamp())
-    fake = FakeHubSpot(clock=clock)
+    fake = FakeHubSpot(clock=clock, request_seconds=REQUEST_SECONDS)
     ids = add_contacts(fake, args.contacts, clock)
     rows = []
 

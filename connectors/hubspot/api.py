@@ -1,9 +1,9 @@
 """HubSpot API facts (endpoints, limits, ids) and the HubSpot profile of the HTTP layer.
 
-Limits are HubSpot's documented values as of the CRM v3 docs of March 2026:
-list pages of at most 100 records, search pages of at most 200, no more than
-10,000 results per search query, batch endpoints of at most 100 inputs, and a
-search rate of 5 requests per second per account.
+Limits are the values HubSpot's CRM v3 docs gave in March 2026. List pages
+hold at most 100 records and search pages at most 200. A search query returns
+no more than 10,000 results. Batch endpoints take at most 100 inputs, and
+search allows 5 requests per second per account.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ TEXT_PROPERTY_MAX_CHARS = 65_536
 TASK_TO_CONTACT = 204
 DEAL_TO_CONTACT = 3
 
-# 423 Locked (high-volume upserts) and 477 Migration in progress are
-# temporary and HubSpot asks clients to wait and retry.
+# HubSpot documents 423 Locked (high-volume upserts) and 477 Migration in
+# progress as temporary: the client waits and retries.
 HUBSPOT_STATUS_ACTIONS = {423: Action.RETRY, 477: Action.RETRY}
 
 _TEN_SECONDLY = "TEN_SECONDLY_ROLLING"

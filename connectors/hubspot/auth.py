@@ -1,9 +1,9 @@
 """Access tokens for HubSpot: a static private-app token, or OAuth with proactive refresh.
 
 HubSpot OAuth access tokens live 30 minutes (`expires_in` of the token
-response). HubSpot's usage guidelines say a 401 is not a signal to refresh,
-so the provider refreshes ahead of expiry instead: a margin before
-`expires_in` runs out, one refresh at a time across threads.
+response). HubSpot's usage guidelines state that a 401 is not a signal to
+refresh. So the provider refreshes ahead of expiry instead, a margin before
+`expires_in` runs out, and one thread at a time.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from scoring.result import Tier
 
 
 class PipelineMode(StrEnum):
-    """Where a lead's tier is shown as a pipeline position."""
+    """The place where a lead's tier appears as a pipeline position."""
 
     NONE = "none"  # no pipeline moves
     DEAL = "deal"  # one deal per contact in a chosen pipeline, a stage per tier
@@ -35,7 +35,7 @@ class ScoreProperties(BaseModel):
 
 
 class AlertTaskSettings(BaseModel):
-    """How a hot-lead alert task looks."""
+    """Fields of the task created for a hot-lead alert."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

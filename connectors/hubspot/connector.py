@@ -62,7 +62,21 @@ class HubSpotConnector:
         self.mapping = mapping
         self.account_id = config.portal_id
         self._now = now or (lambda: datetime.now(UTC))
-        profile = api.HubSpotProfile(account_timezone=config.account_timezone, now=self._now)
+        self.oauth: OAuthToken | None = None
+        self.http = self._build_http(sleep, clock, jitter, on_refresh_token)
+
+        self._writer = ScoreWriter(self.http, config.properties)
+        self._properties: list[PropertyInfo] | None = None
+        self._mapper: ContactMapper | None = None
+
+    def _build_http(
+        self,
+        sleep: Callable[[float], None],
+        clock: Callable[[], float],
+        jitter: Callable[[float], float] | None,
+        on_refresh_token: Callable[[str], None] | None,
+    ) -> HttpClient:
+        config = self.config
         burst = RateLimiter(
             config.burst_limit,
             config.burst_interval_seconds,
@@ -71,23 +85,22 @@ class HubSpotConnector:
             name="burst",
         )
         search = RateLimiter(config.search_per_second, 1.0, clock=clock, sleep=sleep, name="search")
-        retry = RetrySettings(
-            max_attempts=config.max_attempts, max_elapsed_seconds=config.max_retry_seconds
-        )
-        timeouts = Timeouts(config.connect_timeout_seconds, config.read_timeout_seconds)
         common: dict[str, Any] = {
-            "profile": profile,
+            "profile": api.HubSpotProfile(account_timezone=config.account_timezone, now=self._now),
             "base_url": config.base_url,
-            "retry": retry,
-            "timeouts": timeouts,
+            "retry": RetrySettings(
+                max_attempts=config.max_attempts, max_elapsed_seconds=config.max_retry_seconds
+            ),
+            "timeouts": Timeouts(config.connect_timeout_seconds, config.read_timeout_seconds),
             "sleep": sleep,
             "clock": clock,
             "jitter": jitter,
         }
-        self.oauth: OAuthToken | None = None
+
         if config.token is not None:
             auth: Callable[[], str] = StaticToken(config.token)
         else:
+            # The token endpoint authenticates with the client secret, not a bearer token.
             token_http = HttpClient(auth=None, limiters={"default": burst}, **common)
             assert config.oauth_client_id and config.oauth_client_secret
             assert config.oauth_refresh_token
@@ -102,10 +115,8 @@ class HubSpotConnector:
                 on_refresh_token=on_refresh_token,
             )
             auth = self.oauth
-        self.http = HttpClient(auth=auth, limiters={"default": burst, "search": search}, **common)
-        self._writer = ScoreWriter(self.http, config.properties)
-        self._properties: list[PropertyInfo] | None = None
-        self._mapper: ContactMapper | None = None
+
+        return HttpClient(auth=auth, limiters={"default": burst, "search": search}, **common)
 
     # -- properties and mapping ---------------------------------------------
 

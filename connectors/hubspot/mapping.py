@@ -399,10 +399,6 @@ def to_iso(moment: datetime) -> str:
     )
 
 
-def close_matches(name: str, candidates: Iterable[str]) -> list[str]:
-    return difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
-
-
 def _number(text: str) -> AnswerValue:
     try:
         number = float(text)

@@ -28,7 +28,11 @@ ID_PROPERTY = "hs_object_id"
 
 def _next_after(body: Any, where: str) -> str | None:
     if not isinstance(body, dict) or not isinstance(body.get("results"), list):
-        raise DataShapeError("response has no 'results' list", crm="hubspot", endpoint=where)
+        raise DataShapeError(
+            "response has no 'results' list; the API may have changed",
+            crm="hubspot",
+            endpoint=where,
+        )
     paging = body.get("paging") or {}
     next_page = paging.get("next") if isinstance(paging, dict) else None
     if not isinstance(next_page, dict):

@@ -8,7 +8,6 @@ from connectors.base import CheckResult, SetupReport
 from connectors.errors import ConnectorError, MissingScopeError
 from connectors.hubspot import api
 from connectors.hubspot.config import PipelineMode, ScoreProperties
-from connectors.hubspot.mapping import PropertyInfo
 from scoring.result import Tier
 
 if TYPE_CHECKING:
@@ -218,6 +217,3 @@ def check_account(connector: HubSpotConnector) -> list[CheckResult]:
         )
     )
     return results
-
-
-__all__ = ["PropertyInfo", "check_account", "property_definitions", "setup_account"]

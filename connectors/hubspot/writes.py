@@ -1,9 +1,9 @@
 """Score write-back in HubSpot's batch shape, with partial-failure handling.
 
 `POST /crm/v3/objects/contacts/batch/update` takes up to 100 inputs. A 207
-response lists the inputs that failed in `errors[]` (each error names the
-record ids in `context.ids`); the others are in `results[]` with their
-`updatedAt`. Failed inputs with a temporary cause are sent once more, alone in
+response lists the failed inputs in `errors[]`, and each error names its
+record ids in `context.ids`. The written inputs are in `results[]` with
+their `updatedAt`. Failed inputs with a temporary cause are sent once more, alone in
 a new batch; the rest are reported with their reasons. A 400 for a whole batch
 (HubSpot rejects every input when one value is invalid in some cases) is
 split in halves until the bad inputs are isolated, so one bad contact never

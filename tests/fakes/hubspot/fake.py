@@ -202,9 +202,13 @@ class FakeHubSpot:
         search_per_second: int = 5,
         daily_limit: int | None = None,
         validate: bool = True,
+        request_seconds: float = 0.0,
     ) -> None:
         self.portal_id = portal_id
         self.clock = clock
+        # Simulated time each request takes, applied through `clock.advance` when
+        # the clock has one. Without it every call in a burst shares one millisecond.
+        self.request_seconds = request_seconds
         self.index_lag_seconds = index_lag_seconds
         self.tokens: dict[str, tuple[frozenset[str], float | None]] = {token: (scopes, None)}
         self.oauth_clients: dict[str, _OAuthClient] = {}
@@ -374,6 +378,9 @@ class FakeHubSpot:
 
     def handle(self, request: requests.PreparedRequest) -> Response:
         with self._lock:
+            advance = getattr(self.clock, "advance", None)
+            if self.request_seconds and advance is not None:
+                advance(self.request_seconds)
             response = self._handle(request)
             self.calls[-1].status = response[0]
             return response
