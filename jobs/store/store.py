@@ -199,7 +199,8 @@ class Store:
         log.info(
             "store_opened",
             backend=parsed.get_backend_name(),
-            url=parsed.render_as_string(hide_password=True),
+            host=parsed.host,
+            database=parsed.database,
             versions=versions,
         )
         return cls(engine)

@@ -1,0 +1,195 @@
+"""The worker's commands against the fake HubSpot served on loopback HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from jobs.cli import app
+from tests.fakes.hubspot import DEFAULT_TOKEN, FakeHubSpot
+
+PORTAL = "62515"
+
+
+@pytest.fixture
+def fake() -> FakeHubSpot:
+    fake = FakeHubSpot(portal_id=PORTAL, burst_limit=1000)
+    # Properties the built-in model maps that the fake's standard set lacks.
+    for name, label, template in (
+        ("commitment", "How many sessions are you considering?", "firstname"),
+        ("hs_analytics_source", "Original Source", "firstname"),
+    ):
+        fake.properties[name] = {**fake.properties[template], "name": name, "label": label}
+    for number in range(5):
+        ready = number < 2
+        fake.add_contact(
+            {
+                "firstname": f"Lead {number}",
+                "booking_timeline": "this_week" if ready else "just_researching",
+                "budget": "over_1500" if ready else "under_300",
+                "treatment_interest": "botox",
+                "had_treatment_before": "true",
+                "age": "35",
+            }
+        )
+    return fake
+
+
+@pytest.fixture
+def base_url(fake) -> Iterator[str]:
+    with fake.serve() as url:
+        yield url
+    assert fake.spec_problems == []
+
+
+@pytest.fixture
+def env(base_url, tmp_path) -> dict[str, str]:
+    return {
+        "LEADSCORE_CRM": "hubspot",
+        "LEADSCORE_ACCOUNT_ID": PORTAL,
+        "LEADSCORE_HUBSPOT_TOKEN": DEFAULT_TOKEN,
+        "LEADSCORE_CRM_BASE_URL": base_url,
+        "LEADSCORE_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}",
+        "LEADSCORE_HEARTBEAT_FILE": str(tmp_path / "heartbeat"),
+        "LEADSCORE_SYNC_INTERVAL_SECONDS": "5",
+        "LEADSCORE_LOG_FORMAT": "json",
+        "COLUMNS": "160",
+    }
+
+
+def invoke(env: dict[str, str], *args: str):
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def test_setup_creates_fields_then_finds_them(env, fake):
+    first = invoke(env, "setup")
+    second = invoke(env, "setup")
+
+    assert first.exit_code == 0, first.output
+    assert "created" in first.output
+    assert "leadscore_score" in fake.properties
+    assert second.exit_code == 0, second.output
+    assert "created" not in second.output
+
+
+def test_doctor_passes_with_good_settings(env):
+    invoke(env, "setup")
+
+    result = invoke(env, "doctor")
+
+    assert result.exit_code == 0, result.output
+    assert "✓ state store" in result.output
+    assert "✗" not in result.output
+
+
+def test_doctor_fails_with_wrong_token(env):
+    result = invoke({**env, "LEADSCORE_HUBSPOT_TOKEN": "pat-na1-wrong-token-123456"}, "doctor")
+
+    assert result.exit_code == 1
+    assert "✗" in result.output
+    assert "fix:" in result.output
+    assert "wrong-token" not in result.output
+
+
+def test_doctor_reports_missing_settings(env):
+    result = invoke({**env, "LEADSCORE_CRM": ""}, "doctor")
+
+    assert result.exit_code == 1
+    assert "no CRM account configured" in result.output
+
+
+def test_backfill_dry_run_prints_tiers_and_writes_nothing(env, fake, tmp_path):
+    invoke(env, "setup")
+    calls_before = len(fake.calls_to("POST", r"/batch/update"))
+
+    result = invoke(env, "backfill", "--dry-run")
+
+    assert result.exit_code == 0, result.output
+    assert "would write 5" in result.output
+    assert "Sample of changes" in result.output
+    assert len(fake.calls_to("POST", r"/batch/update")) == calls_before
+    assert all(fake.contact(i).get("leadscore_score") is None for i in fake.objects["contacts"])
+
+
+def test_backfill_writes_scores(env, fake):
+    invoke(env, "setup")
+
+    result = invoke(env, "backfill")
+
+    assert result.exit_code == 0, result.output
+    tiers = sorted(fake.contact(i).get("leadscore_tier") for i in fake.objects["contacts"])
+    assert tiers == ["cold", "cold", "cold", "hot", "hot"]
+
+
+def test_invalid_settings_exit_two(env):
+    result = invoke({**env, "LEADSCORE_SYNC_INTERVAL_SECONDS": "soon"}, "backfill")
+
+    assert result.exit_code == 2
+    assert "sync_interval_seconds" in result.output
+
+
+def write_heartbeat_at(path: Path, moment: datetime) -> None:
+    path.write_text(json.dumps({"updated_at": moment.isoformat(), "accounts": {}}))
+
+
+@pytest.mark.parametrize(
+    ("age", "exit_code"),
+    [(timedelta(seconds=5), 0), (timedelta(seconds=16), 1)],
+    ids=["fresh", "stale"],
+)
+def test_health_exit_code_follows_heartbeat_age(env, tmp_path, age, exit_code):
+    write_heartbeat_at(tmp_path / "heartbeat", datetime.now(UTC) - age)
+
+    result = invoke(env, "health", "--json")
+
+    assert result.exit_code == exit_code, result.output
+    assert json.loads(result.output)["ok"] is (exit_code == 0)
+
+
+@pytest.mark.slow
+def test_run_syncs_beats_and_stops_on_sigterm(env, fake, tmp_path):
+    invoke(env, "setup")
+    heartbeat = tmp_path / "heartbeat"
+    child = subprocess.Popen(
+        [sys.executable, "-c", "from jobs.cli import main; main()", "run"],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not heartbeat.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        beat_seen = heartbeat.exists()
+        healthy = invoke(env, "health")
+        started = time.monotonic()
+        child.send_signal(signal.SIGTERM)
+        _, stderr = child.communicate(timeout=15)
+        stop_seconds = time.monotonic() - started
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+    events = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    names = [event["event"] for event in events]
+    cycle = next(event for event in events if event["event"] == "sync_cycle_finished")
+    assert beat_seen
+    assert healthy.exit_code == 0
+    assert child.returncode == 0
+    assert stop_seconds < 5
+    assert names[-1] == "daemon_stopped"
+    assert cycle["written"] == 5
+    assert cycle["account"] == f"hubspot:{PORTAL}"
+    assert DEFAULT_TOKEN not in stderr
