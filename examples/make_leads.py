@@ -109,7 +109,7 @@ BUDGETS_MID = ("$500-$1,000", "$400-$800", "Standard — £400-800 per session",
 BUDGETS_LOW = ("Under $200", "$100-$200", "Under $300", "Entry Level — £200-400 per session")
 BUDGETS_BLANK = ("Not sure", "", "Select")
 # Free text that no budget parser can read; the summary lists these.
-BUDGETS_UNREADABLE = ("depends on the price", "cheap as possible lol", "idk", "reasonable")
+BUDGETS_UNREADABLE = ("depends on the price", "cheap as possible lol", "reasonable", "ask me")
 
 PRIOR_TREATMENT = (
     "No, this would be my first", "First treatment", "Yes, other clinics",
@@ -204,7 +204,7 @@ def _lead_row(rng: random.Random, index: int) -> dict[str, str]:
         rng, _choose_band(rng, readiness, (TIMELINES_SOON, TIMELINES_MID, TIMELINES_LATE,
                                            TIMELINES_BLANK))
     )  # fmt: skip
-    if rng.random() < 0.04:
+    if rng.random() < 0.05:
         budget = _pick(rng, BUDGETS_UNREADABLE)
     else:
         budget = _pick(
