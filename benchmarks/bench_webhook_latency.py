@@ -1,18 +1,19 @@
 """Seconds from a CRM event to the hot-lead alert: webhook path against polling path.
 
-    .venv/bin/python benchmarks/bench_webhook_latency.py [--leads 20] [--window 60]
-        [--sync-interval 60] [--outbox-interval 1] [--scenarios webhook,polling]
+    .venv/bin/python benchmarks/bench_webhook_latency.py [--crm gohighlevel] [--leads 20]
+        [--window 60] [--sync-interval 60] [--outbox-interval 1] [--scenarios webhook,polling]
 
 Runs the daemon in this process (`jobs.daemon.Daemon`, built from settings as
-`leadscore run` builds it) against the fake GoHighLevel served on 127.0.0.1,
+`leadscore run` builds it) against the fake GoHighLevel or HubSpot served on 127.0.0.1,
 with the webhook alert channel pointed at a recording HTTP server on
 127.0.0.1. Every hop is a real HTTP request on loopback.
 
 Each lead is added to the fake at a random moment (fixed seed) within
 `--window` seconds, with form answers that score hot.
 
-* webhook: right after adding the lead, a signed GoHighLevel ContactCreate
-  event is POSTed to the daemon's receiver. The sync runs once at start and
+* webhook: right after adding the lead, a signed contact creation event
+  (GoHighLevel ContactCreate or a HubSpot contact.creation batch) is POSTed
+  to the daemon's receiver. The sync runs once at start and
   then hourly, and the drain job's own interval is 60 s, so only the
   receiver's wake-up of the drain job can deliver the alert in time.
 * polling: no webhooks; the sync cycle runs every `--sync-interval` seconds.
@@ -52,6 +53,7 @@ ALERT_TIMEOUT_SECONDS = 180
 
 @dataclass
 class LeadTiming:
+    name: str
     contact_id: str
     sent_wall: datetime
     sent_monotonic: float
@@ -83,8 +85,8 @@ def _watch_alerts(worker: Worker, timings: dict[str, LeadTiming], done: threadin
             arrived = time.monotonic()
         seen += len(bodies)
         for body in bodies:
-            for contact_id, timing in timings.items():
-                if timing.alert_seconds is None and contact_id.encode() in body:
+            for name, timing in timings.items():
+                if timing.alert_seconds is None and name.encode() in body:
                     timing.alert_seconds = arrived - timing.sent_monotonic
         time.sleep(0.002)
 
@@ -98,6 +100,7 @@ def run_scenario(name: str, args: argparse.Namespace, workdir: Path) -> Scenario
 
     with running_worker(
         workdir,
+        crm=args.crm,
         webhooks=webhooks,
         sync_interval_seconds=3600 if webhooks else args.sync_interval,
         outbox_interval_seconds=args.outbox_interval,
@@ -112,10 +115,10 @@ def run_scenario(name: str, args: argparse.Namespace, workdir: Path) -> Scenario
                 delay = started + offset - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-                contact_id = f"ctBench{name.title()}{number:03d}"
-                worker.add_hot_lead(contact_id)
-                timing = LeadTiming(contact_id, datetime.now(UTC), time.monotonic())
-                timings[contact_id] = timing
+                lead_name = f"Bench{name.title()}{number:03d}"
+                contact_id = worker.add_hot_lead(lead_name)
+                timing = LeadTiming(lead_name, contact_id, datetime.now(UTC), time.monotonic())
+                timings[lead_name] = timing
                 if webhooks:
                     response = worker.send_contact_webhook(contact_id)
                     timing.ack_seconds = time.monotonic() - timing.sent_monotonic
@@ -164,6 +167,8 @@ def summarize(values: list[float | None]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--crm", choices=("gohighlevel", "hubspot"), default="gohighlevel",
+                        help="Fake CRM the worker runs against.")
     parser.add_argument("--leads", type=int, default=20, help="Hot leads per scenario.")
     parser.add_argument("--window", type=float, default=60.0,
                         help="Seconds over which the leads arrive.")
@@ -177,8 +182,8 @@ def main() -> int:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
 
     print(f"# Python {platform.python_version()} on {platform.system()} {platform.machine()}, "
-          f"{args.leads} leads over {args.window:.0f} s, outbox every {args.outbox_interval} s, "
-          f"polling sync every {args.sync_interval} s")
+          f"fake {args.crm}, {args.leads} leads over {args.window:.0f} s, "
+          f"outbox every {args.outbox_interval} s, polling sync every {args.sync_interval} s")
     print("| path | leads alerted | response (s) p50, p95, max | event → score stored (s) "
           "p50, p95, max | event → alert (s) p50, p95, max | wall time |")
     print("|---|---:|---|---|---|---:|")

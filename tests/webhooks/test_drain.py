@@ -58,7 +58,8 @@ class Recorder:
 def enqueue(store, *contact_ids: str, account: str = ACCOUNT) -> None:
     with store.engine.begin() as conn:
         queue.enqueue(
-            conn, [WebhookEvent(account, cid, "ContactUpdate", FROZEN_NOW) for cid in contact_ids],
+            conn,
+            [WebhookEvent(account, cid, "ContactUpdate", FROZEN_NOW) for cid in contact_ids],
             now=FROZEN_NOW,
         )
 
@@ -110,7 +111,9 @@ def test_drain_defers_rest_of_account_on_rate_limit(sqlite_store):
     assert recorder.calls == [(ACCOUNT, ["a-1"])]
     assert stats.retried == 2
     assert statuses(sqlite_store) == {
-        "a-1": ("done", 0), "b-limited": ("pending", 1), "c-3": ("pending", 1)
+        "a-1": ("done", 0),
+        "b-limited": ("pending", 1),
+        "c-3": ("pending", 1),
     }
 
 

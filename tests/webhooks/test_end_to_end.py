@@ -12,23 +12,24 @@ from tests.webhooks.e2e import running_worker
 
 
 @pytest.mark.slow
-def test_webhook_alerts_hot_lead_without_polling(tmp_path):
+@pytest.mark.parametrize("crm", ["gohighlevel", "hubspot"], ids=str)
+def test_webhook_alerts_hot_lead_without_polling(tmp_path, crm):
     # Polling runs once at start and then only hourly, and the drain's own
     # interval is a minute, so only the webhook's wake-up can be this fast.
-    with running_worker(tmp_path) as worker:
-        worker.add_hot_lead("ctWebhookHot")
+    with running_worker(tmp_path, crm=crm) as worker:
+        contact_id = worker.add_hot_lead("Webhookhot")
         sent_at = time.monotonic()
 
-        response = worker.send_contact_webhook("ctWebhookHot")
-        alerted_at = worker.wait_for_alert("ctWebhookHot", timeout=15)
+        response = worker.send_contact_webhook(contact_id)
+        alerted_at = worker.wait_for_alert("Webhookhot", timeout=15)
 
         store = worker.daemon.runtime.store
         with store.begin() as conn:
             row = conn.execute(sa.select(webhook_queue)).one()
-            history = store.history(conn, worker.daemon.runtime.contexts[0].account,
-                                    "ctWebhookHot")
+            history = store.history(conn, worker.daemon.runtime.contexts[0].account, contact_id)
 
     assert response.status_code == 200
+    assert response.json()["queued"] == 1
     assert alerted_at is not None
     assert alerted_at - sent_at < 10
     assert row.status == "done"
@@ -38,11 +39,11 @@ def test_webhook_alerts_hot_lead_without_polling(tmp_path):
 @pytest.mark.slow
 def test_own_alert_tag_echo_not_rescored(tmp_path):
     with running_worker(tmp_path) as worker:
-        worker.add_hot_lead("ctEcho")
-        worker.send_contact_webhook("ctEcho", "ContactUpdate")
+        contact_id = worker.add_hot_lead("ctEcho")
+        worker.send_contact_webhook(contact_id, "ContactUpdate")
         assert worker.wait_for_alert("ctEcho", timeout=15) is not None
 
-        echo = worker.send_contact_webhook("ctEcho", "ContactTagUpdate", tags=("lead-tier-hot",))
+        echo = worker.send_contact_webhook(contact_id, "ContactTagUpdate", tags=("lead-tier-hot",))
         with worker.daemon.runtime.store.begin() as conn:
             statuses = conn.execute(sa.select(webhook_queue.c.status)).scalars().all()
 

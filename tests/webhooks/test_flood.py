@@ -34,20 +34,31 @@ def _build_request(number: int, base_url: str, ed25519_key) -> tuple[str, bytes,
         return base_url + "/webhooks/hubspot", body, headers, ("hubspot:62515", str(contact_id))
     if route == 1:
         contact_id = f"ghl-{number}"
-        body = ghl_body("ContactUpdate", webhook_id=f"flood-{number}",
-                        timestamp=FROZEN_NOW.isoformat(), id=contact_id)
-        return (base_url + "/webhooks/gohighlevel", body, ghl_headers(ed25519_key, body),
-                ("gohighlevel:loc-1", contact_id))
+        body = ghl_body(
+            "ContactUpdate",
+            webhook_id=f"flood-{number}",
+            timestamp=FROZEN_NOW.isoformat(),
+            id=contact_id,
+        )
+        return (
+            base_url + "/webhooks/gohighlevel",
+            body,
+            ghl_headers(ed25519_key, body),
+            ("gohighlevel:loc-1", contact_id),
+        )
     contact_id = f"generic-{number}"
     body = json.dumps({"contact_id": contact_id}).encode()
     headers = {"Content-Type": "application/json", "X-Leadscore-Token": GENERIC_TOKEN}
-    return (base_url + f"/webhooks/generic/{GENERIC_ACCOUNT}", body, headers,
-            (GENERIC_ACCOUNT, contact_id))
+    return (
+        base_url + f"/webhooks/generic/{GENERIC_ACCOUNT}",
+        body,
+        headers,
+        (GENERIC_ACCOUNT, contact_id),
+    )
 
 
 @pytest.mark.slow
-def test_flood_loses_no_event(start_receiver, settings, store,
-                                                         ed25519_key):
+def test_flood_loses_no_event(start_receiver, settings, store, ed25519_key):
     receiver = start_receiver(settings, store)
     prepared = [_build_request(number, receiver.url, ed25519_key) for number in range(REQUESTS)]
 
@@ -59,16 +70,25 @@ def test_flood_loses_no_event(start_receiver, settings, store,
         try:
             with store.engine.begin() as conn:
                 conn.execute(sa.delete(sync_cursors).where(sync_cursors.c.account == "probe"))
-                conn.execute(sa.insert(sync_cursors).values(
-                    account="probe", updated_at=FROZEN_NOW + timedelta(seconds=len(ticks))
-                ))
+                conn.execute(
+                    sa.insert(sync_cursors).values(
+                        account="probe", updated_at=FROZEN_NOW + timedelta(seconds=len(ticks))
+                    )
+                )
             ticks.append(time.monotonic())
         except BaseException as exc:
             tick_errors.append(exc)
 
     scheduler = BackgroundScheduler(timezone="UTC")
-    scheduler.add_job(cycle, "interval", seconds=0.1, id="probe_cycle", max_instances=1,
-                      coalesce=True, misfire_grace_time=5)
+    scheduler.add_job(
+        cycle,
+        "interval",
+        seconds=0.1,
+        id="probe_cycle",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=5,
+    )
     statuses: dict[int, int] = {}
     status_lock = threading.Lock()
 

@@ -130,12 +130,31 @@ def test_ghl_timestamp_invalid_rejected(value):
     ("fields", "message"),
     [
         ({"locationId": "l", "webhookId": "w", "timestamp": 1772465400000}, "type missing"),
-        ({"type": "ContactUpdate", "webhookId": "w", "timestamp": 1772465400000, "id": "c"},
-         "locationId missing"),
-        ({"type": "ContactUpdate", "locationId": "l", "webhookId": "w",
-          "timestamp": 1772465400000, "id": "c", "tags": "vip"}, "tags"),
-        ({"type": "AppointmentCreate", "locationId": "l", "webhookId": "w",
-          "timestamp": 1772465400000, "appointment": "a-1"}, "appointment.contactId missing"),
+        (
+            {"type": "ContactUpdate", "webhookId": "w", "timestamp": 1772465400000, "id": "c"},
+            "locationId missing",
+        ),
+        (
+            {
+                "type": "ContactUpdate",
+                "locationId": "l",
+                "webhookId": "w",
+                "timestamp": 1772465400000,
+                "id": "c",
+                "tags": "vip",
+            },
+            "tags",
+        ),
+        (
+            {
+                "type": "AppointmentCreate",
+                "locationId": "l",
+                "webhookId": "w",
+                "timestamp": 1772465400000,
+                "appointment": "a-1",
+            },
+            "appointment.contactId missing",
+        ),
     ],
     ids=["no_type", "no_location", "tags_not_list", "appointment_not_object"],
 )
@@ -145,8 +164,14 @@ def test_ghl_malformed_delivery_names_field(fields, message):
 
 
 def test_hubspot_event_fields_validated_individually():
-    good = {"eventId": 1, "subscriptionId": 2, "portalId": 3, "objectId": 4,
-            "occurredAt": 1772465400000, "subscriptionType": "contact.creation"}
+    good = {
+        "eventId": 1,
+        "subscriptionId": 2,
+        "portalId": 3,
+        "objectId": 4,
+        "occurredAt": 1772465400000,
+        "subscriptionType": "contact.creation",
+    }
     seconds = {**good, "eventId": 2, "occurredAt": 1772465400}
     no_object = {key: value for key, value in good.items() if key != "objectId"}
     bool_id = {**good, "objectId": True}
@@ -162,9 +187,15 @@ def test_hubspot_event_fields_validated_individually():
 
 
 def test_hubspot_legacy_event_type_field_accepted():
-    event = {"eventId": 1, "subscriptionId": 2, "portalId": 3, "objectId": 4,
-             "occurredAt": 1772465400000, "eventType": "contact.propertyChange",
-             "propertyName": "email"}
+    event = {
+        "eventId": 1,
+        "subscriptionId": 2,
+        "portalId": 3,
+        "objectId": 4,
+        "occurredAt": 1772465400000,
+        "eventType": "contact.propertyChange",
+        "propertyName": "email",
+    }
 
     batch = parse_hubspot_batch(json.dumps([event]).encode())
 
@@ -172,9 +203,15 @@ def test_hubspot_legacy_event_type_field_accepted():
 
 
 def test_hubspot_object_event_queues_only_contacts():
-    contact = {"eventId": 1, "subscriptionId": 2, "portalId": 3, "objectId": 4,
-               "occurredAt": 1772465400000, "subscriptionType": "object.propertyChange",
-               "objectTypeId": "0-1"}
+    contact = {
+        "eventId": 1,
+        "subscriptionId": 2,
+        "portalId": 3,
+        "objectId": 4,
+        "occurredAt": 1772465400000,
+        "subscriptionType": "object.propertyChange",
+        "objectTypeId": "0-1",
+    }
     deal = {**contact, "eventId": 2, "objectTypeId": "0-3"}
 
     batch = parse_hubspot_batch(json.dumps([contact, deal]).encode())
@@ -185,8 +222,12 @@ def test_hubspot_object_event_queues_only_contacts():
 
 @pytest.mark.parametrize(
     ("body", "content_type"),
-    [(b"contact_id=", "application/x-www-form-urlencoded"), (b"[1]", "application/json"),
-     (b'{"id": ""}', "application/json"), (b'{"id": false}', "application/json")],
+    [
+        (b"contact_id=", "application/x-www-form-urlencoded"),
+        (b"[1]", "application/json"),
+        (b'{"id": ""}', "application/json"),
+        (b'{"id": false}', "application/json"),
+    ],
     ids=["blank_form_field", "json_array", "blank_id", "bool_id"],
 )
 def test_generic_body_without_contact_id_rejected(body, content_type):

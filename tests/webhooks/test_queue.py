@@ -69,7 +69,11 @@ def test_claim_respects_limit(store):
     assert len(first) == 3
     assert len(second) == 2
     assert {item.contact_id for item in first} | {item.contact_id for item in second} == {
-        "0", "1", "2", "3", "4"
+        "0",
+        "1",
+        "2",
+        "3",
+        "4",
     }
 
 

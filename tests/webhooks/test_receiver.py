@@ -41,8 +41,16 @@ def queued_rows(store) -> list:
         ).all()
 
 
-def post_hubspot(receiver, events, *, secret=HUBSPOT_SECRET, url=HUBSPOT_URL, timestamp=NOW_MS,
-                 body=None, extra_headers=None):
+def post_hubspot(
+    receiver,
+    events,
+    *,
+    secret=HUBSPOT_SECRET,
+    url=HUBSPOT_URL,
+    timestamp=NOW_MS,
+    body=None,
+    extra_headers=None,
+):
     body = body if body is not None else json.dumps(events).encode()
     headers = hubspot_headers(secret, url, body, timestamp)
     headers.update(extra_headers or {})
@@ -84,8 +92,9 @@ def _modified_body(events):
     ],
     ids=lambda value: str(value),
 )
-def test_hubspot_rejects_bad_request(receiver, sqlite_store, case, expected_status,
-                                     expected_reason):
+def test_hubspot_rejects_bad_request(
+    receiver, sqlite_store, case, expected_status, expected_reason
+):
     events = [hubspot_event(501, FROZEN_NOW)]
     body = json.dumps(events).encode()
     secret, url, timestamp = HUBSPOT_SECRET, HUBSPOT_URL, NOW_MS
@@ -161,8 +170,9 @@ def test_hubspot_batch_over_100_events_rejected(receiver, sqlite_store):
 
 def test_hubspot_duplicates_collapse_to_one_row(receiver, sqlite_store):
     first = hubspot_event(501, FROZEN_NOW, event_id=1)
-    second = hubspot_event(501, FROZEN_NOW + timedelta(seconds=1), event_id=2,
-                           property_name="firstname")
+    second = hubspot_event(
+        501, FROZEN_NOW + timedelta(seconds=1), event_id=2, property_name="firstname"
+    )
 
     response = post_hubspot(receiver, [first, first, second])
     retried = post_hubspot(receiver, [first])
@@ -180,7 +190,9 @@ def test_hubspot_duplicates_collapse_to_one_row(receiver, sqlite_store):
 def test_hubspot_out_of_order_events_keep_latest(receiver, sqlite_store):
     later = hubspot_event(501, FROZEN_NOW, subscription_type="contact.propertyChange")
     earlier = hubspot_event(
-        501, FROZEN_NOW - timedelta(minutes=2), subscription_type="contact.creation",
+        501,
+        FROZEN_NOW - timedelta(minutes=2),
+        subscription_type="contact.creation",
         property_name=None,
     )
 
@@ -197,7 +209,10 @@ def test_hubspot_out_of_order_events_keep_latest(receiver, sqlite_store):
 def test_hubspot_own_property_change_dropped(receiver, sqlite_store):
     own = hubspot_event(501, FROZEN_NOW, property_name="leadscore_score")
     from_our_app = hubspot_event(
-        502, FROZEN_NOW, property_name="lifecyclestage", changeSource="INTEGRATION",
+        502,
+        FROZEN_NOW,
+        property_name="lifecyclestage",
+        changeSource="INTEGRATION",
         sourceId="777001",
     )
     staff_edit = hubspot_event(503, FROZEN_NOW, property_name="lifecyclestage")
@@ -209,10 +224,12 @@ def test_hubspot_own_property_change_dropped(receiver, sqlite_store):
 
 
 def test_hubspot_deletion_and_deal_events_ignored(receiver, sqlite_store):
-    deleted = hubspot_event(501, FROZEN_NOW, subscription_type="contact.deletion",
-                            property_name=None)
-    deal = hubspot_event(9001, FROZEN_NOW, subscription_type="deal.propertyChange",
-                         property_name="dealstage")
+    deleted = hubspot_event(
+        501, FROZEN_NOW, subscription_type="contact.deletion", property_name=None
+    )
+    deal = hubspot_event(
+        9001, FROZEN_NOW, subscription_type="deal.propertyChange", property_name="dealstage"
+    )
 
     response = post_hubspot(receiver, [deleted, deal])
 
@@ -223,8 +240,12 @@ def test_hubspot_deletion_and_deal_events_ignored(receiver, sqlite_store):
 
 def test_hubspot_merge_queues_primary_contact(receiver, sqlite_store):
     merge = hubspot_event(
-        501, FROZEN_NOW, subscription_type="contact.merge", property_name=None,
-        primaryObjectId=777, mergedObjectIds=[501, 502],
+        501,
+        FROZEN_NOW,
+        subscription_type="contact.merge",
+        property_name=None,
+        primaryObjectId=777,
+        mergedObjectIds=[501, 502],
     )
 
     post_hubspot(receiver, [merge])
@@ -244,7 +265,7 @@ def test_hubspot_invalid_event_skipped_others_queued(receiver, sqlite_store):
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b"{}", b"[]", b'[{"eventId": 1}]', "[\"\xff\"]".encode("latin-1")],
+    [b"not json", b"{}", b"[]", b'[{"eventId": 1}]', '["\xff"]'.encode("latin-1")],
     ids=["not_json", "object_not_array", "empty_array", "no_valid_event", "not_utf8"],
 )
 def test_hubspot_malformed_body_returns_400(receiver, sqlite_store, body):
@@ -298,8 +319,9 @@ def post_ghl(receiver, body, headers):
     ],
     ids=lambda value: value if isinstance(value, str) else "",
 )
-def test_ghl_event_queues_its_contact(receiver, sqlite_store, ed25519_key, event_type, fields,
-                                      contact_id):
+def test_ghl_event_queues_its_contact(
+    receiver, sqlite_store, ed25519_key, event_type, fields, contact_id
+):
     body = ghl_body(event_type, webhook_id=f"wh-{event_type}", timestamp=NOW_ISO, **fields)
 
     response = post_ghl(receiver, body, ghl_headers(ed25519_key, body))
@@ -350,8 +372,9 @@ def test_ghl_replayed_webhook_id_rejected(receiver, sqlite_store, ed25519_key):
     ],
     ids=lambda value: str(value),
 )
-def test_ghl_rejects_bad_request(receiver, sqlite_store, ed25519_key, rsa_key, case,
-                                 expected_status, expected_reason):
+def test_ghl_rejects_bad_request(
+    receiver, sqlite_store, ed25519_key, rsa_key, case, expected_status, expected_reason
+):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     timestamp = NOW_ISO
@@ -389,8 +412,7 @@ def test_ghl_rejects_bad_request(receiver, sqlite_store, ed25519_key, rsa_key, c
     assert queued_rows(sqlite_store) == []
 
 
-def test_ghl_legacy_rsa_signature_accepted(start_receiver, settings, rsa_key,
-                                                           sqlite_store):
+def test_ghl_legacy_rsa_signature_accepted(start_receiver, settings, rsa_key, sqlite_store):
     receiver = start_receiver(
         settings.model_copy(update={"ghl_legacy_public_key": public_pem(rsa_key)})
     )
@@ -403,16 +425,17 @@ def test_ghl_legacy_rsa_signature_accepted(start_receiver, settings, rsa_key,
     assert [row.contact_id for row in queued_rows(sqlite_store)] == ["c-1"]
 
 
-def test_ghl_bad_ed25519_skips_legacy_fallback(start_receiver, settings, rsa_key,
-                                                    sqlite_store):
+def test_ghl_bad_ed25519_skips_legacy_fallback(start_receiver, settings, rsa_key, sqlite_store):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     receiver = start_receiver(
         settings.model_copy(update={"ghl_legacy_public_key": public_pem(rsa_key)})
     )
     body = ghl_body("ContactUpdate", webhook_id="wh-both", timestamp=NOW_ISO, id="c-1")
-    headers = {**ghl_legacy_headers(rsa_key, body),
-               **ghl_headers(Ed25519PrivateKey.generate(), body)}
+    headers = {
+        **ghl_legacy_headers(rsa_key, body),
+        **ghl_headers(Ed25519PrivateKey.generate(), body),
+    }
 
     response = post_ghl(receiver, body, headers)
 
@@ -421,12 +444,23 @@ def test_ghl_bad_ed25519_skips_legacy_fallback(start_receiver, settings, rsa_key
 
 
 def test_ghl_alert_tag_echo_dropped(receiver, sqlite_store, ed25519_key):
-    update = ghl_body("ContactUpdate", webhook_id="wh-1", timestamp=NOW_ISO, id="c-1",
-                      tags=["Botox", "new-lead"])
-    alert_tag_added = ghl_body("ContactTagUpdate", webhook_id="wh-2", timestamp=NOW_ISO,
-                               id="c-1", tags=["botox", "new-lead", "Lead-Tier-Hot"])
-    staff_tag_added = ghl_body("ContactTagUpdate", webhook_id="wh-3", timestamp=NOW_ISO,
-                               id="c-1", tags=["botox", "new-lead", "lead-tier-hot", "vip"])
+    update = ghl_body(
+        "ContactUpdate", webhook_id="wh-1", timestamp=NOW_ISO, id="c-1", tags=["Botox", "new-lead"]
+    )
+    alert_tag_added = ghl_body(
+        "ContactTagUpdate",
+        webhook_id="wh-2",
+        timestamp=NOW_ISO,
+        id="c-1",
+        tags=["botox", "new-lead", "Lead-Tier-Hot"],
+    )
+    staff_tag_added = ghl_body(
+        "ContactTagUpdate",
+        webhook_id="wh-3",
+        timestamp=NOW_ISO,
+        id="c-1",
+        tags=["botox", "new-lead", "lead-tier-hot", "vip"],
+    )
 
     post_ghl(receiver, update, ghl_headers(ed25519_key, update))
     with sqlite_store.engine.begin() as conn:
@@ -444,8 +478,9 @@ def test_ghl_alert_tag_echo_dropped(receiver, sqlite_store, ed25519_key):
 
 
 def test_ghl_tag_update_without_history_queued(receiver, sqlite_store, ed25519_key):
-    body = ghl_body("ContactTagUpdate", webhook_id="wh-1", timestamp=NOW_ISO, id="c-1",
-                    tags=["lead-tier-hot"])
+    body = ghl_body(
+        "ContactTagUpdate", webhook_id="wh-1", timestamp=NOW_ISO, id="c-1", tags=["lead-tier-hot"]
+    )
 
     response = post_ghl(receiver, body, ghl_headers(ed25519_key, body))
 
@@ -490,8 +525,9 @@ def test_generic_webhook_queues_contact(receiver, sqlite_store, kwargs, contact_
     ],
     ids=["unknown_account", "wrong_token", "missing_token", "no_contact_id"],
 )
-def test_generic_webhook_rejects_bad_request(receiver, sqlite_store, account, token, body,
-                                             expected_status):
+def test_generic_webhook_rejects_bad_request(
+    receiver, sqlite_store, account, token, body, expected_status
+):
     headers = {"X-Leadscore-Token": token} if token else {}
 
     response = requests.post(
@@ -529,7 +565,9 @@ def test_healthz_reports_queue_and_daemon(start_receiver, settings, sqlite_store
     stale = start_receiver(settings, health=lambda: HealthReport(False, {"reason": "stale"}))
     requests.post(
         healthy.url + f"/webhooks/generic/{GENERIC_ACCOUNT}",
-        json={"contact_id": "c-1"}, headers={"X-Leadscore-Token": GENERIC_TOKEN}, timeout=5,
+        json={"contact_id": "c-1"},
+        headers={"X-Leadscore-Token": GENERIC_TOKEN},
+        timeout=5,
     )
 
     ok = requests.get(healthy.url + "/healthz", timeout=5)
@@ -558,12 +596,15 @@ def test_rejections_never_log_body_or_secrets(receiver, ed25519_key):
 
     with structlog.testing.capture_logs() as logs:
         requests.post(
-            receiver.url + "/webhooks/hubspot", data=body,
-            headers=hubspot_headers("wrong-secret", HUBSPOT_URL, body, NOW_MS), timeout=5,
+            receiver.url + "/webhooks/hubspot",
+            data=body,
+            headers=hubspot_headers("wrong-secret", HUBSPOT_URL, body, NOW_MS),
+            timeout=5,
         )
         requests.post(
             receiver.url + f"/webhooks/generic/{GENERIC_ACCOUNT}",
-            json={"contact_id": "c-1"}, headers={"X-Leadscore-Token": "bad-" + GENERIC_TOKEN},
+            json={"contact_id": "c-1"},
+            headers={"X-Leadscore-Token": "bad-" + GENERIC_TOKEN},
             timeout=5,
         )
 
@@ -580,8 +621,7 @@ def test_repeated_rejections_logged_once_per_interval(receiver):
 
     with structlog.testing.capture_logs() as logs:
         for _ in range(5):
-            requests.post(receiver.url + "/webhooks/hubspot", data=body, headers=headers,
-                          timeout=5)
+            requests.post(receiver.url + "/webhooks/hubspot", data=body, headers=headers, timeout=5)
 
     rejected = [entry for entry in logs if entry["event"] == "webhook_rejected"]
     assert len(rejected) == 1

@@ -29,7 +29,9 @@ def test_settings_read_prefixed_environment(monkeypatch):
 
 def test_settings_hide_secrets_in_repr():
     settings = WebhookSettings(
-        _env_file=None, public_base_url="https://h.test", hubspot_client_secret="s3cret-value",
+        _env_file=None,
+        public_base_url="https://h.test",
+        hubspot_client_secret="s3cret-value",
         generic_tokens={"a": "tok-value"},
     )
 
@@ -43,7 +45,8 @@ def test_hubspot_secret_requires_public_url():
 
 
 @pytest.mark.parametrize(
-    "url", ["hooks.example-spa.test", "https://h.test/?x=1", "ftp://h.test"],
+    "url",
+    ["hooks.example-spa.test", "https://h.test/?x=1", "ftp://h.test"],
     ids=["no_scheme", "query", "wrong_scheme"],
 )
 def test_invalid_public_url_rejected(url):
@@ -57,7 +60,8 @@ def test_invalid_ghl_key_rejected():
 
 
 def test_every_field_described():
-    undocumented = [name for name, field in WebhookSettings.model_fields.items()
-                    if not field.description]
+    undocumented = [
+        name for name, field in WebhookSettings.model_fields.items() if not field.description
+    ]
 
     assert undocumented == []

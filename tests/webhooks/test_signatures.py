@@ -29,12 +29,19 @@ BODY = b'[{"eventId":1,"objectId":501}]'
 
 
 def verify(timestamp: str, signature: str | None = None, *, body: bytes = BODY) -> None:
-    signature = signature or hubspot_headers("secret", URL, BODY, timestamp)[
-        "X-HubSpot-Signature-v3"
-    ]
-    verify_hubspot_v3(secret="secret", method="POST", uri=URL, body=body,
-                      timestamp_header=timestamp, signature_header=signature,
-                      now=FROZEN_NOW, window=WINDOW)
+    signature = (
+        signature or hubspot_headers("secret", URL, BODY, timestamp)["X-HubSpot-Signature-v3"]
+    )
+    verify_hubspot_v3(
+        secret="secret",
+        method="POST",
+        uri=URL,
+        body=body,
+        timestamp_header=timestamp,
+        signature_header=signature,
+        now=FROZEN_NOW,
+        window=WINDOW,
+    )
 
 
 def test_hubspot_signature_matches_independent_hmac():
@@ -82,8 +89,13 @@ def test_ghl_key_loads_from_base64_body(ed25519_key):
     body = b'{"type":"ContactUpdate"}'
     signature = base64.b64encode(ed25519_key.sign(body)).decode()
 
-    scheme = verify_ghl(body=body, signature_header=signature, legacy_signature_header=None,
-                        public_key=key, legacy_key=None)
+    scheme = verify_ghl(
+        body=body,
+        signature_header=signature,
+        legacy_signature_header=None,
+        public_key=key,
+        legacy_key=None,
+    )
 
     assert scheme == "ed25519"
 
@@ -99,14 +111,23 @@ def test_ghl_signature_without_configured_key_rejected(ed25519_key):
     signature = base64.b64encode(ed25519_key.sign(body)).decode()
 
     with pytest.raises(InvalidSignatureError):
-        verify_ghl(body=body, signature_header=signature, legacy_signature_header=None,
-                   public_key=None, legacy_key=None)
+        verify_ghl(
+            body=body,
+            signature_header=signature,
+            legacy_signature_header=None,
+            public_key=None,
+            legacy_key=None,
+        )
 
 
 @pytest.mark.parametrize(
     ("received", "error"),
-    [(None, MissingSignatureError), ("", MissingSignatureError),
-     ("token-b", InvalidSignatureError), ("token-a-longer", InvalidSignatureError)],
+    [
+        (None, MissingSignatureError),
+        ("", MissingSignatureError),
+        ("token-b", InvalidSignatureError),
+        ("token-a-longer", InvalidSignatureError),
+    ],
     ids=["none", "empty", "different", "longer"],
 )
 def test_token_mismatch_rejected(received, error):
