@@ -138,14 +138,16 @@ def calibrate_command(
     err = Console(stderr=True, soft_wrap=True)
     _configure_logging()
     options = job.CalibrateOptions(
-        hot_per_day=hot_per_day or None,
-        leads_per_day=leads_per_day or None,
+        hot_per_day=hot_per_day,
+        leads_per_day=leads_per_day,
         min_lift=min_lift,
         min_leads=min_leads,
         seed=seed,
         test_fraction=test_fraction,
     )
     try:
+        _check_positive("--hot-per-day", hot_per_day)
+        _check_positive("--leads-per-day", leads_per_day)
         if write_model is not None and model_path is None:
             raise _UsageProblem(
                 "--write-model needs --model: the candidate is a copy of that file with new points"
@@ -202,6 +204,7 @@ def backtest_command(
     err = Console(stderr=True, soft_wrap=True)
     _configure_logging()
     try:
+        _check_positive("--leads-per-day", leads_per_day)
         moment = _parse_now(now)
         baseline_model = _load_model(baseline_path)
         candidate_model = _load_model(candidate_path)
@@ -221,9 +224,7 @@ def backtest_command(
             now=moment,
             model_name=candidate_path.name,
         )
-        report = job.backtest(
-            baseline, candidate, outcome, leads_per_day=leads_per_day or None, top=top
-        )
+        report = job.backtest(baseline, candidate, outcome, leads_per_day=leads_per_day, top=top)
     except (_UsageProblem, InputFileError, job.CalibrationInputError) as problem:
         err.print(Text(f"Error: {problem}", style="red"))
         raise typer.Exit(EXIT_INVALID_INPUT) from None
@@ -251,6 +252,11 @@ def _load_model(path: Path | None) -> Any:
         return load_model(path)
     except ModelError as exc:
         raise _UsageProblem(f"invalid model: {exc}") from None
+
+
+def _check_positive(option: str, value: float | None) -> None:
+    if value is not None and value <= 0:
+        raise _UsageProblem(f"{option} must be above 0, got {value:g}")
 
 
 def _parse_now(text: str | None) -> datetime:

@@ -226,3 +226,14 @@ def test_calibrate_x_education_reaches_published_auc(tmp_path):
     current = float(line.split("current score ")[1].split(",")[0])
     assert fitted > current
     assert fitted > 0.85
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--hot-per-day", "0"), ("--leads-per-day", "0")],
+    ids=["hot-per-day", "leads-per-day"],
+)
+def test_calibrate_rejects_zero_rates(option, value):
+    result = _run("calibrate", EXAMPLE, "--outcome", "Booked", option, value, "--now", NOW)
+    assert result.exit_code == 2
+    assert f"{option} must be above 0, got 0" in result.output
