@@ -4,8 +4,8 @@
 
 Runs the real backfill and sync cycle (`jobs.backfill.run_backfill`,
 `jobs.sync.run_cycle`, a SQLite store, the built-in model) against the
-in-process fake HubSpot served through `responses`, with a simulated clock:
-the connector's rate limiters sleep on that clock, so "rate-limited time" is
+in-process fake HubSpot served through `responses`. The clock is simulated.
+The connector's rate limiters sleep on that clock, so "rate-limited time" is
 the time HubSpot's limits (100 requests per 10 s, search 5 per second) force
 on a real account, without waiting for it. Each call also takes 50 ms of
 simulated time. The fake enforces the same limits

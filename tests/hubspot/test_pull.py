@@ -184,7 +184,7 @@ def test_pull_changed_reslices_past_search_cap(connector, fake, clock):
 
 
 @pytest.mark.slow
-def test_pull_changed_walks_ids_when_slice_shares_one_timestamp(connector, fake, clock):
+def test_pull_changed_walks_ids_at_one_timestamp(connector, fake, clock):
     stamp = _ms(clock.datetime()) - 60_000
     same = [fake.add_contact({}, modified_ms=stamp) for _ in range(10_100)]
     later = fake.add_contact({}, modified_ms=stamp + 5)

@@ -56,7 +56,7 @@ def with_score_properties(fake):
     }
 
 
-def test_write_scores_sends_absolute_values_in_batches_of_100(connector, fake):
+def test_write_scores_batches_absolute_values(connector, fake):
     with_score_properties(fake)
     ids = [fake.add_contact({}) for _ in range(250)]
 

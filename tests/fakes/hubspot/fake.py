@@ -10,12 +10,12 @@ one deal pipeline, owners and OAuth tokens, and behaves like HubSpot where
 the connector depends on it:
 
 * every write bumps the record's `lastmodifieddate`, including the worker's own;
-* search returns at most 200 per page, answers 400 past 10,000 results, and
+* search returns at most 200 per page, returns 400 past 10,000 results, and
   does not see a record changed less than `index_lag_seconds` ago;
 * batches take at most 100 inputs; a batch update with a value the fake rejects
   gets a 207 naming the failed ids;
 * the 10-second burst limit, the search limit of 5 per second and an optional
-  daily limit answer 429 with HubSpot's body and `X-HubSpot-RateLimit-*` headers;
+  daily limit return 429 with HubSpot's body and `X-HubSpot-RateLimit-*` headers;
 * each token has a scope set, and a call without a needed scope gets 403
   naming the scope;
 * every request is checked against the official spec (see `spec.py`) when the
@@ -210,8 +210,10 @@ class FakeHubSpot:
         # the clock has one. Without it every call in a burst shares one millisecond.
         self.request_seconds = request_seconds
         self.index_lag_seconds = index_lag_seconds
+
         self.tokens: dict[str, tuple[frozenset[str], float | None]] = {token: (scopes, None)}
         self.oauth_clients: dict[str, _OAuthClient] = {}
+
         self.objects: dict[str, dict[str, _Object]] = {"contacts": {}, "deals": {}, "tasks": {}}
         self._sorted_ids: dict[str, list[int]] = {"contacts": [], "deals": [], "tasks": []}
         self.associations: dict[tuple[str, str, str], dict[str, int]] = {}
@@ -227,6 +229,7 @@ class FakeHubSpot:
             "default": json.loads((FIXTURES / "deal_pipeline_default.json").read_text())
         }
         self.owners = json.loads((FIXTURES / "owners.json").read_text())["results"]
+
         # property name -> predicate on the value; a match fails that input in a batch (207).
         self.rejected_values: dict[str, Callable[[str], bool]] = {}
         # contact id -> error category returned once for that input in a batch update.
@@ -235,10 +238,12 @@ class FakeHubSpot:
         self.calls: list[Call] = []
         self.spec_problems: list[str] = []
         self.validator = hubspot_validator() if validate else None
+
         self._burst_window = _Window(burst_limit, burst_seconds)
         self._search_window = _Window(search_per_second, 1.0)
         self.daily_limit = daily_limit
         self._daily_used = 0
+
         self._next_id = 1000
         self._lock = threading.RLock()
 
@@ -305,7 +310,7 @@ class FakeHubSpot:
         headers: Mapping[str, str] | None = None,
         times: int = 1,
     ) -> None:
-        """Answer the next `times` matching requests with `status` instead of serving them."""
+        """Return `status` for the next `times` matching requests instead of serving them."""
         self.failures.append(
             ScriptedFailure(
                 method.upper(),
@@ -925,6 +930,7 @@ class FakeHubSpot:
                 f"Paging beyond {SEARCH_CAP} results is not supported; narrow the search filters.",
                 "VALIDATION_ERROR",
             )
+
         visible_before = self.now_ms() - int(self.index_lag_seconds * 1000)
         matched = [
             record
@@ -932,6 +938,7 @@ class FakeHubSpot:
             if record.updated_ms <= visible_before and self._matches(record, groups)
         ]
         sorts = body.get("sorts") or []
+        # HubSpot documents no order for ties; the fake breaks them by id.
         if sorts:
             sort = sorts[0]
             name = sort["propertyName"]
@@ -941,6 +948,7 @@ class FakeHubSpot:
             )
         else:
             matched.sort(key=lambda r: int(r.id))
+
         page = matched[after : after + limit]
         requested = self._requested(body.get("properties"))
         payload: dict[str, Any] = {
