@@ -1,6 +1,7 @@
 """Seconds from a form submission reaching the CRM to the hot-lead alert at a chat webhook.
 
     .venv/bin/python benchmarks/bench_alert_latency.py [--leads 20] [--window 240]
+        [--sync-interval SECONDS] [--outbox-interval SECONDS]
 
 Runs the real worker, `leadscore run`, as a subprocess with its default
 schedule (a sync cycle every 60 s, an outbox run every 30 s) against the fake
@@ -62,7 +63,9 @@ def build_fake() -> FakeGoHighLevel:
     return fake
 
 
-def worker_environment(base_url: str, webhook_url: str, workdir: Path) -> dict[str, str]:
+def worker_environment(
+    base_url: str, webhook_url: str, workdir: Path, args: argparse.Namespace
+) -> dict[str, str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("LEADSCORE_")}
     environment.update(
         {
@@ -78,6 +81,11 @@ def worker_environment(base_url: str, webhook_url: str, workdir: Path) -> dict[s
             "LEADSCORE_ALERT_DAILY_CAP": "0",
         }
     )
+    # Without these options the worker keeps its default schedule.
+    if args.sync_interval is not None:
+        environment["LEADSCORE_SYNC_INTERVAL_SECONDS"] = str(args.sync_interval)
+    if args.outbox_interval is not None:
+        environment["LEADSCORE_OUTBOX_INTERVAL_SECONDS"] = str(args.outbox_interval)
     return environment
 
 
@@ -120,6 +128,14 @@ def main() -> int:
     parser.add_argument(
         "--window", type=float, default=240.0, help="Seconds over which the leads arrive."
     )
+    parser.add_argument(
+        "--sync-interval", type=int, default=None,
+        help="Seconds between sync cycles. Default: the worker's default (60).",
+    )
+    parser.add_argument(
+        "--outbox-interval", type=int, default=None,
+        help="Seconds between outbox runs. Default: the worker's default (30).",
+    )
     args = parser.parse_args()
 
     fake = build_fake()
@@ -127,7 +143,7 @@ def main() -> int:
     leadscore = str(Path(sys.executable).parent / "leadscore")
     with tempfile.TemporaryDirectory() as tmp, fake.serve() as base_url:
         workdir = Path(tmp)
-        environment = worker_environment(base_url, receiver.url, workdir)
+        environment = worker_environment(base_url, receiver.url, workdir, args)
         setup = subprocess.run([leadscore, "setup"], cwd=workdir, env=environment,
                                capture_output=True, text=True, timeout=120)
         if setup.returncode != 0:

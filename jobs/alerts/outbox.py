@@ -40,7 +40,8 @@ def record_score_change(
     next digest.
     """
     settings = settings or AlertSettings()
-    if not settings.enabled:
+    # With no channel an alert could never be delivered, so none is recorded.
+    if not settings.enabled or not settings.channel_names:
         return None
     threshold = policy.alert_threshold(model, settings.threshold)
     if not policy.is_upward_crossing(previous, current, threshold):

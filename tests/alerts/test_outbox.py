@@ -104,6 +104,12 @@ def test_alerts_disabled_records_nothing(engine, model):
     assert alert_rows(engine) == []
 
 
+def test_no_channels_records_nothing(engine, model):
+    ids = score_sequence(engine, model, [90], settings=make_settings(channels=""))
+    assert ids == [None]
+    assert alert_rows(engine) == []
+
+
 def test_alert_rolls_back_with_sync_transaction(engine, model):
     try:
         with engine.begin() as conn:
