@@ -7,7 +7,8 @@ and page views, so `leadscore calibrate` has a known signal to find. Its
 values mix the wordings CRMs use (Booked, Showed, No show, Lost, Not booked),
 and a few are blank for leads whose outcome is not known yet.
 
-The output depends only on the seed:
+The output depends only on the seed and on `make_leads.py`, so rerun this
+script whenever that one changes:
 
     python examples/make_leads_with_outcomes.py            # rewrites the CSV
     python examples/make_leads_with_outcomes.py --check    # exits 1 if it differs
