@@ -321,3 +321,19 @@ def test_entry_point_runs_as_subprocess(leads, tmp_path):
     assert completed.returncode == 0, completed.stderr
     assert "Scored 200 of 200 rows" in completed.stdout
     assert len(read_table(output).rows) == 200
+
+
+def test_progress_bar_on_terminal_only(leads, tmp_path, monkeypatch):
+    import jobs.cli.score as score_module
+
+    monkeypatch.setattr(score_module, "PROGRESS_MIN_ROWS", 10)
+    quiet = run("score", leads, "--now", NOW, "-o", tmp_path / "quiet.csv")
+    assert quiet.exit_code == 0, quiet.output
+    assert "Scoring" not in quiet.stderr
+
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    shown = run("score", leads, "--now", NOW, "-o", tmp_path / "shown.csv")
+    assert shown.exit_code == 0, shown.output
+    assert "Scoring" in shown.stderr
+    assert "200/200" in shown.stderr
+    assert "Scoring" not in shown.stdout

@@ -110,3 +110,19 @@ def test_explain_without_input_needs_store():
     assert result.exit_code == 2
     assert "--input is required" in result.stderr
     assert "state store" in result.stderr
+
+
+def test_explain_reads_named_xlsx_sheet(tmp_path):
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.active.title = "Notes"
+    sheet = workbook.create_sheet("Leads")
+    sheet.append(["Record ID", "How soon are you looking to book?", "Budget"])
+    sheet.append([123456789012, "This week", "$900"])
+    path = tmp_path / "export.xlsx"
+    workbook.save(path)
+    result = run("explain", "123456789012", "--input", path, "--sheet", "Leads", "--now", NOW)
+    assert result.exit_code == 0, result.output
+    assert "Lead 123456789012, data row 1" in result.stdout
+    assert 'budget "$900"' in result.stdout
