@@ -37,8 +37,10 @@ def synthetic_leads(count: int, seed: int = SEED) -> ScoredLeads:
     given = fired * points
     effects = points / 20
     chance = 1 / (1 + np.exp(-(-1.5 + fired @ effects)))
+
     scores = np.clip(np.round(30 + given.sum(axis=1)), 1, 100).astype(int)
-    tiers = ["hot" if score >= 80 else "warm" if score >= 50 else "cold" for score in scores]
+    tiers = np.select([scores >= 80, scores >= 50], ["hot", "warm"], default="cold").tolist()
+
     rules = [
         RuleInfo(f"rule-{j}", f"rule {j}", "intent", float(points[j]), levels=(float(points[j]),))
         for j in range(RULE_COUNT)
