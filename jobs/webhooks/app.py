@@ -279,6 +279,9 @@ class WebhookApp:
             raise HttpError(404, "not_configured", "HubSpot webhooks are not configured")
         body = self._read_body(environ)
 
+        # NOTE: HubSpot's docs ask receivers to decode some percent-encoded
+        # characters of the URI before signing. The route's path has none, and a
+        # query string is used exactly as received.
         query = environ.get("QUERY_STRING") or ""
         uri = self.settings.public_base_url + HUBSPOT_PATH + (f"?{query}" if query else "")
         try:

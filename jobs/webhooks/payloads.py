@@ -23,8 +23,11 @@ GOHIGHLEVEL = "gohighlevel"
 HUBSPOT_MAX_BATCH = 100
 HUBSPOT_CONTACT_OBJECT_TYPE = "0-1"
 
-# Contact events whose contact should be rescored. Deletions are left out:
-# there is nothing left to score.
+# Contact events whose contact should be rescored. Deletions are left out
+# because there is nothing left to score.
+# NOTE: deal.* events name a deal, not a contact. Finding the deal's contact
+# would need a CRM call on the request thread, so deal changes reach the
+# worker through polling only.
 _HUBSPOT_CONTACT_TYPES = frozenset(
     {
         "contact.creation",
@@ -51,6 +54,9 @@ _GHL_CONTACT_ID_PATHS: Mapping[str, tuple[str, ...]] = {
     "AppointmentCreate": ("appointment", "contactId"),
     "AppointmentUpdate": ("appointment", "contactId"),
     "OpportunityCreate": ("contactId",),
+    # NOTE: the worker's own stage moves come back as OpportunityStageUpdate and
+    # cannot be told apart from staff moves. The rescore they cause writes
+    # nothing, because the score is unchanged, but it costs one contact read.
     "OpportunityStageUpdate": ("contactId",),
     "OpportunityStatusUpdate": ("contactId",),
 }
