@@ -12,6 +12,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
@@ -110,15 +111,32 @@ def _write_csv(
     bom = dialect.bom or dialect.encoding not in ("utf-8", "utf-16")
     delimiter = "\t" if path.suffix.lower() == ".tsv" else dialect.delimiter
     with path.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as stream:
+        # Python 3.11's csv writer quotes a cell only for the characters of its
+        # own line terminator, so with "\n" a lone "\r" in a cell would be
+        # written bare and read back as a line break. Write "\r\n" (which quotes
+        # both) and change each record's terminator on the way out.
+        target = stream if dialect.line_terminator == "\r\n" else _LineEndWriter(stream)
         writer = csv.writer(
-            stream,
+            target,
             delimiter=delimiter,
-            lineterminator=dialect.line_terminator,
+            lineterminator="\r\n",
             quoting=csv.QUOTE_ALL if dialect.quote_all else csv.QUOTE_MINIMAL,
         )
         writer.writerow(header)
         for row in rows:
             writer.writerow(["" if cell is None else cell for cell in row])
+
+
+class _LineEndWriter:
+    """A text stream wrapper that ends each CSV record with "\n" instead of "\r\n"."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, record: str) -> int:
+        # The csv writer hands over one whole record per call; the terminator
+        # is its last two characters, and line breaks inside cells are quoted.
+        return self._stream.write(record[:-2] + "\n")
 
 
 def _write_xlsx(

@@ -137,3 +137,16 @@ def test_in_place_write_replaces_input_atomically(tmp_path):
     write_scored(table, [SCORES], source)
     assert read_table(source).header == ("Record ID", *SCORES)
     assert [p.name for p in tmp_path.iterdir()] == ["leads.csv"]
+
+
+def test_lone_carriage_return_in_lf_file_is_quoted(tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_bytes(b'Record ID,Notes\n1,"a\rb"\n2,plain\n')
+    table = read_table(source)
+    assert table.dialect.line_terminator == "\n"
+    write_scored(table, [SCORES, SCORES], tmp_path / "out.csv")
+    data = (tmp_path / "out.csv").read_bytes()
+    assert b'"a\rb"' in data
+    assert b"\r\n" not in data
+    again = read_table(tmp_path / "out.csv")
+    assert [row[:2] for row in again.rows] == [("1", "a\rb"), ("2", "plain")]
