@@ -42,7 +42,7 @@ class ScoreChange:
 
 @dataclass
 class BackfillResult:
-    """What a backfill run did; `state` is None for a dry run, which saves nothing."""
+    """Counts and saved state of one backfill run; `state` is None for a dry run."""
 
     stats: CycleStats
     state: BackfillState | None

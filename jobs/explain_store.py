@@ -27,7 +27,7 @@ HISTORY_ROWS = 20
 
 
 class LookupProblem(Exception):
-    """The contact is not in the store, or is in several accounts; the message says what to do."""
+    """The contact is not in the store, or is in several accounts; the message names the fix."""
 
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)

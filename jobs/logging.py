@@ -4,10 +4,10 @@ Call `configure_logging(level=..., fmt=...)` once when a command starts, and
 `bind_job(job=..., crm=..., account=...)` at the start of each job so every
 line of that job carries the same context (`job`, `run_id`, `crm`, `account`).
 
-Redaction runs on every event before rendering: `SecretStr` values and fields
-whose name says secret (token, password, authorization …) are masked, `email`
-and `phone` fields are masked, and free text is scrubbed of emails, phone
-numbers, bearer tokens and CRM tokens.
+Redaction runs on every event before rendering. `SecretStr` values and fields
+named like a secret (token, password, authorization …) are masked, and so are
+`email` and `phone` fields. Free text is scrubbed of emails, phone numbers,
+bearer tokens and CRM tokens.
 """
 
 from __future__ import annotations

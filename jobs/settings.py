@@ -74,7 +74,7 @@ def _webhook_settings() -> Any:
 
 
 class PipelineSettings(BaseModel):
-    """Which pipeline the worker moves leads in, and the stage of each tier."""
+    """Pipeline the worker moves leads in, and the stage id of each tier."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -105,7 +105,8 @@ class AccountSettings(BaseModel):
         default=None, description="Private app or private integration token."
     )
     token_env: str | None = Field(
-        default=None, description="Environment variable that holds the token (accounts file)."
+        default=None,
+        description="Name of the environment variable that contains the token (accounts file).",
     )
     base_url: str | None = Field(default=None, description="CRM API base URL override.")
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)

@@ -1,10 +1,10 @@
 """The sync cycle of one CRM account, and the pieces the backfill and webhooks reuse.
 
-A cycle pulls contacts changed since the account's cursor, merges each with
-the facts the store already has, scores it, writes back only the values that
-changed, moves the pipeline stage when the tier changed, records an alert for
-an upward crossing, and advances the cursor once every write call went
-through. `process_contacts` runs the middle of that on any list of contacts
+A cycle pulls contacts changed since the account's cursor and merges each
+with the facts the store already has. It scores them, writes back only the
+values that changed, moves the pipeline stage when the tier changed and
+records an alert for an upward crossing. The cursor advances once every write
+call went through. `process_contacts` runs the middle of that on any list of contacts
 (a page of a pull, a few contacts fetched by id for a webhook, or every
 stored lead for the nightly rescore).
 
@@ -223,7 +223,7 @@ def _comparable(result: ScoreResult) -> dict[str, Any]:
 def _written_matches(
     contact: Contact, stored: StoredLead | None, result: ScoreResult, reasons: str
 ) -> bool:
-    """Return True when the CRM already holds these values, so writing would change nothing."""
+    """Return True when the CRM already contains these values, so writing would change nothing."""
     written = contact.written
     if written is not None:
         crm_values = (
@@ -343,9 +343,9 @@ def process_contacts(
     """Score contacts and bring the CRM and the store up to date with the results.
 
     Reusable outside the sync cycle (webhooks pass a few contacts fetched by
-    id). Per-contact failures are recorded for retry and counted in `errors`;
-    a `RateLimitedError` or a `TransientError` from a whole write call
-    propagates after the contacts done so far are saved.
+    id). Per-contact failures are recorded for retry and counted in `errors`.
+    A `RateLimitedError` or a `TransientError` from a whole write call
+    propagates, and the contacts done before it stay saved.
     """
     plan = plan_contacts(ctx, contacts, now)
     return apply_plan(ctx, plan, now, trigger=trigger)
@@ -362,8 +362,8 @@ def apply_plan(ctx: SyncContext, plan: Plan, now: datetime, *, trigger: str) -> 
         tier = planned.result.tier.value
         stats.tiers[tier] = stats.tiers.get(tier, 0) + 1
 
-    # 1. Facts, the audit trail and alerts, in one transaction: an alert is
-    #    recorded exactly when the history says the score changed.
+    # 1. Facts, the audit trail and alerts, in one transaction, so an alert is
+    #    recorded exactly when the history shows that the score changed.
     with ctx.store.begin() as conn:
         for planned in plan.contacts:
             ctx.store.save_facts(
@@ -509,7 +509,7 @@ def utc_now() -> datetime:
 
 @dataclass
 class CycleReport:
-    """What a cycle of one account did, for the `sync_cycle_finished` line and the heartbeat."""
+    """Outcome of one account's cycle, for the `sync_cycle_finished` line and the heartbeat."""
 
     account: str
     stats: CycleStats
@@ -522,7 +522,7 @@ class CycleReport:
 def run_cycle(ctx: SyncContext, *, clock: Clock = utc_now) -> CycleReport:
     """Run one incremental sync cycle of the account and log `sync_cycle_finished`.
 
-    Never raises for CRM errors: they are logged and reported with `ok=False`.
+    CRM errors (`ConnectorError`) are logged and reported with `ok=False`, not raised.
     A rate-limit wait longer than `ctx.rate_limit_pause_seconds` pauses the
     account (and only this account) until the CRM's `Retry-After` time.
     """

@@ -256,6 +256,7 @@ def _print_backfill(label: str, result: Any) -> None:
     status = "finished" if result.finished else "stopped (run again to resume)"
     if result.dry_run:
         status = "dry run, nothing written"
+
     out.print(
         Text(
             f"{label}: {stats.scored} scored, {verb} {written}, {stats.unchanged} unchanged, "
@@ -263,6 +264,7 @@ def _print_backfill(label: str, result: Any) -> None:
             style="bold",
         )
     )
+
     tiers = Counter(stats.tiers)
     table = Table(title="Tiers", title_justify="left")
     table.add_column("tier")
@@ -270,6 +272,7 @@ def _print_backfill(label: str, result: Any) -> None:
     for tier in ("hot", "warm", "cold", "disqualified"):
         table.add_row(tier, str(tiers.get(tier, 0)))
     out.print(table)
+
     if result.dry_run and result.sample:
         sample = Table(title="Sample of changes", title_justify="left")
         for column in ("contact", "score", "tier", "top reasons"):

@@ -67,7 +67,7 @@ def migrate(engine: sa.Engine, components: dict[str, Sequence[Migration]]) -> di
     """Bring every component to its latest version; return the version of each.
 
     Raises RuntimeError when the database was written by a newer release (its
-    stored version is above the latest this code knows), because running old
+    stored version is above the latest this release supports), because running old
     code on a newer schema could lose data.
     """
     for component, steps in components.items():

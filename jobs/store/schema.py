@@ -1,8 +1,8 @@
 """Tables of the state store, on one shared `metadata`.
 
-Other packages add their own tables to the same `metadata` (the alert outbox
-in `jobs/alerts/tables.py`, the webhook event queue in
-`jobs/webhooks/tables.py`); `Store.open` imports those modules so their tables
+Other packages add their own tables to the same `metadata`: the alert outbox
+in `jobs/alerts/tables.py` and the webhook event queue in
+`jobs/webhooks/tables.py`. `Store.open` imports those modules, so their tables
 are created with these. Every table that belongs to one CRM account carries an
 `account` column holding the account key (`"<crm>:<account id>"`).
 

@@ -45,7 +45,7 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
 @dataclass(frozen=True, slots=True)
 class CursorState:
-    """Where an account's incremental sync stands."""
+    """Incremental sync state of one account: cursor, pause and last cycle time."""
 
     account: str
     cursor_at: datetime | None = None
@@ -57,7 +57,7 @@ class CursorState:
 
 @dataclass(frozen=True, slots=True)
 class StoredLead:
-    """A lead as the store knows it: last facts, contact details, last written values."""
+    """A stored lead: last facts, contact details and the values last written to the CRM."""
 
     account: str
     contact_id: str
@@ -144,7 +144,7 @@ def _create_sqlite_file(url: sa.URL) -> None:
     path = Path(database).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        # The file holds contact details: readable by the worker's user only.
+        # The file contains contact details, so only the worker's user may read it.
         descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
         return
@@ -411,7 +411,7 @@ class Store:
         written_modified_at: datetime | None = None,
         now: datetime,
     ) -> None:
-        """Record the values now held by the CRM's score fields (`written=True`) or computed."""
+        """Record a lead's score values; `written=True` marks them as the CRM's current values."""
         table = schema.leads
         values: dict[str, Any] = {
             "score": result.score,

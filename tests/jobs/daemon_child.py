@@ -2,7 +2,7 @@
 
 Usage: python -m tests.jobs.daemon_child STORE_URL HEARTBEAT_FILE PAGE_DELAY_SECONDS
 
-The fake CRM holds 40 contacts on pages of 2 and sleeps PAGE_DELAY_SECONDS
+The fake CRM contains 40 contacts on pages of 2 and sleeps PAGE_DELAY_SECONDS
 before each page, so a signal can arrive in the middle of a sync cycle.
 """
 

@@ -1,9 +1,9 @@
 """An in-memory CRM connector and a small scoring function for the sync tests.
 
 The fake keeps contacts, the worker's score fields, pipeline stages and a
-modification clock like a CRM does: every write bumps the record's
-modification time, so the worker sees the echo of its own writes in the next
-incremental pull, exactly as with HubSpot or GoHighLevel.
+modification clock like a CRM does. Every write bumps the record's
+modification time, so the next incremental pull returns the echo of the
+worker's own writes, as HubSpot and GoHighLevel do.
 """
 
 from __future__ import annotations
@@ -218,7 +218,11 @@ def simple_score(lead: Lead, now: datetime) -> ScoreResult:
             )
         )
     total = min(100, max(1, 20 + int(sum(h.points for h in hits))))
-    tier = Tier.HOT if total >= 80 else Tier.WARM if total >= 50 else Tier.COLD
+    tier = Tier.COLD
+    if total >= 80:
+        tier = Tier.HOT
+    elif total >= 50:
+        tier = Tier.WARM
     return ScoreResult(
         lead_id=lead.id,
         score=total,

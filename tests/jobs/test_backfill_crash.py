@@ -1,7 +1,7 @@
 """A real `leadscore backfill` process against the fake HubSpot on loopback, killed part-way.
 
-The killed run is resumed by a second run; the CRM must end in the same state
-as after one uninterrupted run, and no lead may have two alerts.
+A second run resumes the killed one. The CRM must end in the same state as
+after one uninterrupted run, and no lead may have two alerts.
 """
 
 from __future__ import annotations

@@ -123,7 +123,7 @@ def opportunity_changes(fake) -> int:
     return len([call for call in changes if call.path.startswith("/opportunities")])
 
 
-def test_hot_lead_written_moved_and_alerted_in_one_cycle(fake, runtime, clock):
+def test_new_hot_lead_synced_in_one_cycle(fake, runtime, clock):
     add_lead(fake, "ctHot", timeline="This week", budget="$1,500", when=clock.now)
     [ctx] = runtime.contexts
 
