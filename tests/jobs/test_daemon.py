@@ -18,6 +18,7 @@ from jobs.daemon import OUTBOX_JOB_ID, RESCORE_JOB_ID, SYNC_JOB_ID, Daemon
 from jobs.settings import Settings
 from jobs.sync import SyncContext
 from scoring.lead import Activity, ActivityKind, Lead
+from scoring.result import Tier
 from tests.jobs.fake_crm import FakeCrm, simple_score
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -141,3 +142,44 @@ def test_daemon_stops_cleanly_on_signal(tmp_path, sig):
     assert "daemon_stopping" in events
     assert events[-1] == "daemon_stopped"
     assert "Traceback" not in stderr
+
+
+def test_webhook_contact_scored_between_cycles(store, tmp_path):
+    import requests
+
+    from jobs.webhooks.settings import WebhookSettings
+
+    crm = FakeCrm()
+    crm.upsert(Lead(id="w1", answers={"timeline": "This week"}))
+    daemon = make_daemon(store, tmp_path, {"hubspot:1234": crm})
+    daemon.settings.webhooks = WebhookSettings(
+        _env_file=None,
+        enabled=True,
+        port=0,
+        generic_tokens={"hubspot:1234": "generic-token-0123456789abcdef"},
+    )
+
+    daemon.start()
+    try:
+        assert wait_for((tmp_path / "heartbeat").exists, timeout=10)
+        assert crm.records["w1"].written.tier is Tier.WARM
+        # The lead opens emails; only the webhook tells the worker before the next cycle.
+        opens = Activity(ActivityKind.EMAIL_OPEN, count=3, last_at=crm.clock)
+        crm.add_activity("w1", opens)
+        url = daemon.webhook_service.url
+        response = requests.post(
+            f"{url}/webhooks/generic/hubspot:1234",
+            json={"contact_id": "w1"},
+            headers={"X-Leadscore-Token": "generic-token-0123456789abcdef"},
+            timeout=5,
+        )
+        scored = wait_for(lambda: crm.records["w1"].written.tier is Tier.HOT, timeout=10)
+        health = requests.get(f"{url}/healthz", timeout=5)
+    finally:
+        daemon.stop()
+
+    assert response.status_code == 200
+    assert scored
+    assert "w1" in crm.fetch_calls
+    assert health.status_code == 200
+    assert health.json()["heartbeat"]["ok"] is True
