@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -136,6 +137,15 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def error_location(exc: BaseException) -> str:
+    """Return "file.py:line in function" of the frame that raised `exc`."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "unknown"
+    frame = frames[-1]
+    return f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno} in {frame.name}"
+
+
 def _header(environ: dict, name: str) -> str | None:
     return environ.get("HTTP_" + name.upper().replace("-", "_"))
 
@@ -197,8 +207,16 @@ class WebhookApp:
         except HttpError as exc:
             self._log_rejection(route, exc.status, exc.reason, environ)
             status, payload = exc.status, {"error": exc.reason, "message": exc.message}
-        except Exception:  # a bug must not kill the server thread
-            log.exception("webhook_request_failed", route=route)
+        except Exception as exc:  # a bug must not kill the server thread
+            # No traceback: a console traceback with locals would print the
+            # request headers, which carry signatures and tokens.
+            log.error(
+                "webhook_request_failed",
+                route=route,
+                error_type=type(exc).__name__,
+                error=str(exc),
+                location=error_location(exc),
+            )
             status, payload = 500, {"error": "internal_error", "message": "internal error"}
 
         body = json.dumps(payload).encode("utf-8")
@@ -264,7 +282,14 @@ class WebhookApp:
             body = environ["wsgi.input"].read(length) if length > 0 else b""
         else:
             # Chunked or unknown length: read one byte past the limit to detect overflow.
-            body = environ["wsgi.input"].read(limit + 1)
+            try:
+                body = environ["wsgi.input"].read(limit + 1)
+            except OSError as exc:
+                # cheroot raises OSError("Request Entity Too Large") for a chunk
+                # past its own limit, and other OSErrors for a broken upload.
+                if "too large" in str(exc).lower():
+                    raise HttpError(413, "body_too_large", f"body is over {limit} bytes") from exc
+                raise HttpError(400, "malformed_request", "the body could not be read") from exc
             if len(body) > limit:
                 raise HttpError(413, "body_too_large", f"body is over {limit} bytes")
         if not body:
@@ -323,6 +348,8 @@ class WebhookApp:
             event.property_name in self._own_properties
         ):
             return True
+        # NOTE: this assumes HubSpot puts the bare app id in sourceId for
+        # changes made by an app; no delivery from a real account was checked.
         app_id = self.settings.hubspot_app_id
         return bool(app_id and event.change_source == "INTEGRATION" and event.source_id == app_id)
 
@@ -452,8 +479,13 @@ class WebhookApp:
         if counts.get("queued") and self.on_enqueued is not None:
             try:
                 self.on_enqueued()
-            except Exception:  # the event is stored, so the drain job still runs on its interval
-                log.exception("webhook_wakeup_failed")
+            except Exception as exc:  # stored anyway: the drain job still runs on its interval
+                log.error(
+                    "webhook_wakeup_failed",
+                    error_type=type(exc).__name__,
+                    error=str(exc),
+                    location=error_location(exc),
+                )
         return counts
 
     def _health(self) -> tuple[int, dict]:

@@ -32,6 +32,7 @@ from connectors.errors import (
     TransientError,
 )
 from jobs.webhooks import queue
+from jobs.webhooks.app import error_location
 from jobs.webhooks.queue import ClaimedEvent
 
 log = structlog.get_logger(__name__)
@@ -179,7 +180,15 @@ class WebhookDrain:
         try:
             self.process_contacts(context, [contact for _, contact in fetched], now)
         except Exception as exc:  # retry the batch later and keep the daemon running
-            log.exception("webhook_processing_failed", account=context.account, count=len(fetched))
+            # No traceback: its locals would print the contacts' emails and phones.
+            log.error(
+                "webhook_processing_failed",
+                account=context.account,
+                count=len(fetched),
+                error_type=type(exc).__name__,
+                error=str(exc),
+                location=error_location(exc),
+            )
             for event, _ in fetched:
                 self._fail(event, f"{type(exc).__name__}: {exc}", retry=True, stats=stats)
             return

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import sqlalchemy as sa
+import structlog
 
 from connectors.base import Contact
 from connectors.errors import (
@@ -179,3 +180,21 @@ def test_drain_stops_when_stop_event_set(sqlite_store):
 
     assert stats.claimed == 0
     assert statuses(sqlite_store) == {"c-1": ("pending", 0)}
+
+
+def test_processing_failure_logs_no_contact_details(sqlite_store):
+    enqueue(sqlite_store, "c-1")
+
+    class EmailConnector(ScriptedConnector):
+        def fetch_contact(self, contact_id: str) -> Contact:
+            return Contact(lead=Lead(id=contact_id), email="jane.doe@example.test")
+
+    recorder = Recorder(error=ValueError("bad facts"))
+
+    with structlog.testing.capture_logs() as logs:
+        make_drain(sqlite_store, EmailConnector(), recorder)()
+
+    [failure] = [entry for entry in logs if entry["event"] == "webhook_processing_failed"]
+    assert failure["error_type"] == "ValueError"
+    assert "exc_info" not in failure
+    assert "jane.doe@example.test" not in repr(logs)

@@ -655,3 +655,46 @@ def test_service_stop_closes_port(start_receiver, settings):
 
     with pytest.raises(requests.ConnectionError):
         requests.get(url + "/healthz", timeout=2)
+
+
+def _chunks(padding: int):
+    yield b'{"contact_id": "c-chunked", "pad": "'
+    yield b"x" * padding
+    yield b'"}'
+
+
+@pytest.mark.parametrize(
+    ("padding", "expected_status"), [(10, 200), (70_000, 413)], ids=["small", "over_limit"]
+)
+def test_chunked_body_limit(receiver, sqlite_store, padding, expected_status):
+    response = requests.post(
+        receiver.url + f"/webhooks/generic/{GENERIC_ACCOUNT}",
+        data=_chunks(padding),
+        headers={"X-Leadscore-Token": GENERIC_TOKEN, "Content-Type": "application/json"},
+        timeout=5,
+    )
+
+    assert response.status_code == expected_status
+    assert len(queued_rows(sqlite_store)) == (1 if expected_status == 200 else 0)
+
+
+def test_failed_wakeup_still_accepts_event(start_receiver, settings, sqlite_store):
+    def broken_wakeup() -> None:
+        raise RuntimeError("scheduler is shut down")
+
+    receiver = start_receiver(settings, on_enqueued=broken_wakeup)
+
+    with structlog.testing.capture_logs() as logs:
+        response = requests.post(
+            receiver.url + f"/webhooks/generic/{GENERIC_ACCOUNT}",
+            json={"contact_id": "c-1"},
+            headers={"X-Leadscore-Token": GENERIC_TOKEN},
+            timeout=5,
+        )
+
+    [failure] = [entry for entry in logs if entry["event"] == "webhook_wakeup_failed"]
+    assert response.status_code == 200
+    assert len(queued_rows(sqlite_store)) == 1
+    assert failure["error"] == "scheduler is shut down"
+    assert "exc_info" not in failure
+    assert GENERIC_TOKEN not in repr(logs)
