@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from connectors.base import OutcomeKind
 from connectors.hubspot.api import DEFAULT_BASE_URL
@@ -121,6 +122,17 @@ class HubSpotConfig(BaseModel):
     )
 
     alert: AlertTaskSettings = Field(default_factory=AlertTaskSettings)
+
+    @field_validator("account_timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r}: use an IANA name such as America/New_York"
+            ) from exc
+        return value
 
     @model_validator(mode="after")
     def _check_credentials(self) -> HubSpotConfig:

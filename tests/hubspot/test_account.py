@@ -342,3 +342,8 @@ def test_check_lists_close_matches_for_mapping(clock, mocked, fake):
 
 def fake_token(fake):
     return next(iter(fake.tokens))
+
+
+def test_config_rejects_unknown_timezone():
+    with pytest.raises(ValidationError, match="America/New_York"):
+        HubSpotConfig(portal_id="1", token=SecretStr("t"), account_timezone="Pacific Time")
