@@ -73,7 +73,7 @@ class SheetReport:
         return counts
 
     def unparsed_by_column(self) -> dict[str, Counter[str]]:
-        """Return unparsed values per column: answers the engine could not read, and bad cells.
+        """Return the answers the engine could not interpret, counted by value per column.
 
         Columns are named as in the file header when the answer came from a
         column; otherwise by the model's question key.
@@ -84,8 +84,17 @@ class SheetReport:
             for unknown in result.unknowns:
                 column = plan.column_of(unknown.field) or unknown.field
                 by_column.setdefault(column, Counter())[unknown.value] += 1
+        return by_column
+
+    def unreadable_cells(self) -> dict[str, tuple[Counter[str], str]]:
+        """Return cells the reader could not read (dates, counts, flags, ids) per column.
+
+        Each column maps to its values counted and the reason given for the first one.
+        """
+        by_column: dict[str, tuple[Counter[str], str]] = {}
         for issue in self.source.issues:
-            by_column.setdefault(issue.column, Counter())[issue.value] += 1
+            values, _ = by_column.setdefault(issue.column, (Counter(), issue.reason))
+            values[issue.value] += 1
         return by_column
 
     def hot_leads(self, limit: int) -> list[tuple[ScoredRow, ScoreResult]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
@@ -25,6 +26,10 @@ from scoring.lead import Activity, ActivityKind, AnswerValue, Lead
 from scoring.mapping import FieldMapping
 
 log = structlog.get_logger(__name__)
+
+# How Excel shows a long number in a General-format cell, and writes it to CSV:
+# a 12-digit HubSpot Record ID 123456789012 becomes "1.23457E+11".
+_EXCEL_SCIENTIFIC = re.compile(r"^\d(\.\d+)?E\+\d+$", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +152,14 @@ class SpreadsheetSource:
     def _build_contact(self, number: int, row: Sequence[Cell]) -> Contact:
         plan = self.plan
         lead_id = self._contact_text(row, "id") or f"row-{number}"
+        if _EXCEL_SCIENTIFIC.match(lead_id):
+            index = plan.contact["id"]
+            reason = (
+                "id looks like Excel scientific notation, so its last digits are lost; "
+                "export the file again as XLSX, or format the id column as text before "
+                "saving as CSV"
+            )
+            self._note(number, index, row[index], CellValueError(reason))
 
         created_at = None
         if "created_at" in plan.contact:

@@ -382,6 +382,7 @@ def _print_summary(console: Console, report: Any, output_path: Path, *, top: int
         )
 
     _print_unparsed(console, report.unparsed_by_column())
+    _print_unreadable(console, report.unreadable_cells())
     _print_skipped(console, report.skipped)
     _print_hot(console, report, top)
 
@@ -396,6 +397,20 @@ def _print_unparsed(console: Console, unparsed: dict[str, Counter[str]]) -> None
     for column, values in sorted(unparsed.items(), key=lambda item: -item[1].total()):
         common = ", ".join(f"{value!r} ×{n}" for value, n in values.most_common(3))
         table.add_row(column, str(values.total()), common)
+    console.print(table)
+
+
+def _print_unreadable(console: Console, cells: dict[str, tuple[Counter[str], str]]) -> None:
+    if not cells:
+        return
+    table = RichTable(title="Cells that could not be read (left out)", title_justify="left")
+    table.add_column("column")
+    table.add_column("rows", justify="right")
+    table.add_column("most common values")
+    table.add_column("reason")
+    for column, (values, reason) in sorted(cells.items(), key=lambda item: -item[1][0].total()):
+        common = ", ".join(f"{value!r} ×{n}" for value, n in values.most_common(3))
+        table.add_row(column, str(values.total()), common, reason)
     console.print(table)
 
 

@@ -261,6 +261,22 @@ def test_unusable_rows_are_reported_and_rest_scored(tmp_path):
     assert scored.rows[3][4] != ""
 
 
+def test_summary_lists_unreadable_cells_with_reason(tmp_path):
+    source = tmp_path / "leads.csv"
+    source.write_text(
+        "Record ID,How soon are you looking to book?,Create Date\n"
+        "1.23457E+11,This week,someday\n"
+        "2,This week,2026-11-30 10:00\n"
+    )
+    result = run("score", source, "--now", NOW)
+    assert result.exit_code == 0, result.output
+    unreadable = result.stdout.split("Cells that could not be read", 1)[1]
+    assert "Record ID" in unreadable
+    assert "scientific" in unreadable
+    assert "Create Date" in unreadable
+    assert "'someday'" in unreadable
+
+
 def test_windows_1252_file_is_scored(tmp_path):
     source = tmp_path / "leads.csv"
     source.write_bytes(

@@ -67,7 +67,15 @@ def test_unparsed_values_grouped_by_column(tmp_path, model):
     report = job.score_sheet(source, model, NOW)
     unparsed = report.unparsed_by_column()
     assert unparsed["Budget"]["cheap as possible"] == 1
-    assert unparsed["Marketing emails opened"]["many"] == 1
+    assert "Marketing emails opened" not in unparsed
+
+
+def test_unreadable_cells_grouped_with_reason(tmp_path, model):
+    source = SpreadsheetSource(write(tmp_path, SHEET), model.mapping)
+    report = job.score_sheet(source, model, NOW)
+    values, reason = report.unreadable_cells()["Marketing emails opened"]
+    assert values == {"many": 1}
+    assert reason.startswith("not a count")
 
 
 def test_hot_leads_sorted_by_score_then_row(tmp_path, model):

@@ -241,3 +241,15 @@ def test_xlsx_rows_become_contacts_with_string_ids(tmp_path):
     assert contact.lead.created_at == datetime(2025, 11, 14, 9, 0, tzinfo=UTC)
     assert contact.lead.answers == {"budget": "500"}
     assert contact.lead.activities[0].count == 3
+
+
+def test_excel_scientific_id_is_reported(tmp_path):
+    path = write_csv(tmp_path, "Record ID,Budget\n1.23457E+11,$300\n123456789012,$300\n")
+    source = SpreadsheetSource(path, SPA_MAPPING)
+    first, second = records(source)
+    assert first.lead.id == "1.23457E+11"
+    assert second.lead.id == "123456789012"
+    (issue,) = source.issues
+    assert issue.row == 1
+    assert issue.column == "Record ID"
+    assert "scientific notation" in issue.reason
