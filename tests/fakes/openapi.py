@@ -15,6 +15,10 @@ schemas follow, after turning `nullable: true` into a `null` type). The specs
 are known to be wrong in places, so callers pass `Patch` edits applied at load
 time, and `path_aliases` that map a path the API accepts onto the one the spec
 documents.
+
+openapi-core 0.19 loads these specs too, but it brings about twenty packages
+(Werkzeug, PyYAML, openapi-spec-validator and others) for what is here a path
+matcher, a parameter check and one `jsonschema` call per body.
 """
 
 from __future__ import annotations
