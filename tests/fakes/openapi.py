@@ -16,7 +16,7 @@ are known to be wrong in places, so callers pass `Patch` edits applied at load
 time, and `path_aliases` that map a path the API accepts onto the one the spec
 documents.
 
-openapi-core 0.19 loads these specs too, but it brings about twenty packages
+openapi-core loads the HubSpot specs too, but it brings about twenty packages
 (Werkzeug, PyYAML, openapi-spec-validator and others) for what is here a path
 matcher, a parameter check and one `jsonschema` call per body.
 """
