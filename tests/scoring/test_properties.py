@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from jobs.modelfile import load_model
 from scoring.engine import score
 from scoring.lead import Activity, ActivityKind, Lead
+from scoring.parsing import UNKNOWN_BY_CHOICE, Quantity, parse_budget, parse_number, parse_timeline
 
 NOW = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)
 MODEL = load_model(None)
@@ -108,3 +109,23 @@ def test_time_passing_never_raises_engagement_points(lead, days):
         return sum(h.points for h in hits if h.rule_id in groups or h.rule_id.startswith("group:"))
 
     assert engagement(later) <= engagement(NOW) + 1e-9
+
+
+money_like = st.text(alphabet="0123456789$£€,.-+k ", max_size=20)
+
+
+@FAST
+@given(st.one_of(st.text(max_size=60), money_like))
+def test_parsers_never_raise_and_keep_ranges_ordered(text):
+    for parsed in (parse_budget(text), parse_timeline(text, NOW), parse_number(text)):
+        assert parsed is None or parsed is UNKNOWN_BY_CHOICE or isinstance(parsed, Quantity)
+        if isinstance(parsed, Quantity):
+            assert 0 <= parsed.low <= parsed.high
+
+
+@FAST
+@given(st.lists(st.text(max_size=15), max_size=4).map(tuple))
+def test_range_rule_takes_best_of_multiple_choices(choices):
+    lead = Lead(id="multi", answers={"budget": (*choices, "$900")})
+    hits = [hit for hit in score(lead, MODEL, NOW).hits if hit.rule_id == "budget"]
+    assert [hit.points for hit in hits] == [25]
