@@ -24,6 +24,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "jobs.cli.alerts",
     "jobs.cli.calibrate",
     "jobs.cli.sync",
+    "jobs.webhooks.cli",
 )
 
 

@@ -384,3 +384,42 @@ def write_tags(
             .where((table.account == account) & (table.contact_id == contact_id))
             .values(tags=document, updated_at=now)
         )
+
+
+def list_rows(
+    conn: sa.Connection,
+    *,
+    status: str | None = None,
+    account: str | None = None,
+    limit: int = 50,
+) -> list[sa.Row]:
+    """Return queue rows, most recently changed first, for `leadscore webhooks`."""
+    select = sa.select(webhook_queue).order_by(
+        webhook_queue.c.updated_at.desc(), webhook_queue.c.id.desc()
+    )
+    if status is not None:
+        select = select.where(webhook_queue.c.status == status)
+    if account is not None:
+        select = select.where(webhook_queue.c.account == account)
+    return list(conn.execute(select.limit(limit)).all())
+
+
+def requeue_failed(
+    conn: sa.Connection, *, account: str | None = None, now: datetime | None = None
+) -> int:
+    """Put failed rows back to pending with fresh attempts; return how many rows."""
+    now = now or _utcnow()
+    condition = webhook_queue.c.status == STATUS_FAILED
+    if account is not None:
+        condition = condition & (webhook_queue.c.account == account)
+    return conn.execute(
+        sa.update(webhook_queue)
+        .where(condition)
+        .values(
+            status=STATUS_PENDING,
+            attempts=0,
+            next_attempt_at=None,
+            received_at=now,
+            updated_at=now,
+        )
+    ).rowcount
