@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connectors.redact import mask_email, mask_phone, redact_text, redact_url
 
@@ -83,3 +85,31 @@ def test_redact_text_keeps_phone_tail_and_domain():
 
     assert "j***@example.com" in text
     assert "***0134" in text
+
+
+_LOCAL = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789._+-", min_size=2, max_size=20)
+_DOMAIN = st.from_regex(r"[a-z]{2,10}\.(com|org|co\.uk|example)", fullmatch=True)
+
+
+@given(local=_LOCAL, domain=_DOMAIN, before=st.text(max_size=20), after=st.text(max_size=20))
+def test_redact_text_never_keeps_an_email(local, domain, before, after):
+    email = f"{local}@{domain}"
+
+    redacted = redact_text(f"{before} {email} {after}")
+
+    assert email not in redacted
+
+
+@given(digits=st.from_regex(r"[2-9]\d{2} \d{3} \d{4}", fullmatch=True))
+def test_redact_text_never_keeps_a_us_phone(digits):
+    phone = f"+1 {digits}"
+
+    redacted = redact_text(f"call {phone} today")
+
+    assert phone not in redacted
+    assert redacted.endswith(f"***{digits[-4:]} today")
+
+
+@given(token=st.from_regex(r"pat-na1-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}", fullmatch=True))
+def test_redact_text_never_keeps_a_hubspot_token(token):
+    assert token not in redact_text(f"Authorization failed for {token}")

@@ -347,3 +347,23 @@ def fake_token(fake):
 def test_config_rejects_unknown_timezone():
     with pytest.raises(ValidationError, match="America/New_York"):
         HubSpotConfig(portal_id="1", token=SecretStr("t"), account_timezone="Pacific Time")
+
+
+def test_oauth_refreshes_once_across_threads(clock, mocked, fake):
+    import threading
+
+    connector = oauth_connector(clock, fake)
+    tokens = []
+
+    def use_token():
+        tokens.append(connector.oauth())
+
+    threads = [threading.Thread(target=use_token) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert connector.oauth.refresh_count == 1
+    assert len(set(tokens)) == 1
+    assert len(fake.calls_to("POST", r"^/oauth/v1/token$")) == 1
