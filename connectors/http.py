@@ -565,6 +565,18 @@ class HttpClient:
                 status=429,
                 request_id=request_id,
             )
+        if error.wait_hint is not None and error.wait_hint > self.retry.max_retry_after_seconds:
+            # A 477 (migration) or a 503 with a long Retry-After: the caller pauses
+            # the account instead of this request waiting in-process.
+            return RateLimitedError(
+                f"the server asked to retry after {error.wait_hint:.0f} s{suffix}; "
+                "pausing until then",
+                retry_after=error.wait_hint,
+                crm=crm,
+                endpoint=where,
+                status=response.status_code,
+                request_id=request_id,
+            )
         return TransientError(
             f"server error persisted after retries{suffix}; retry later",
             crm=crm,

@@ -457,3 +457,16 @@ def test_client_takes_slot_from_named_limiter(mocked, clock):
 def test_rate_limiter_rejects_invalid_limits():
     with pytest.raises(ValueError, match="rate limit"):
         RateLimiter(0, 10.0)
+
+
+def test_long_retry_after_on_5xx_raises_rate_limited(mocked, clock):
+    profile = CrmProfile(crm="t", token_hint="T", status_actions={477: Action.RETRY})
+    mocked.get(f"{BASE}/items", status=477, headers={"Retry-After": "7200"})
+    client = make_client(clock, profile=profile)
+
+    with pytest.raises(RateLimitedError) as caught:
+        client.request("GET", "/items")
+
+    assert caught.value.retry_after == 7200.0
+    assert caught.value.status == 477
+    assert clock.sleeps == []
