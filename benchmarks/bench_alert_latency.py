@@ -3,10 +3,10 @@
     .venv/bin/python benchmarks/bench_alert_latency.py [--leads 20] [--window 240]
         [--sync-interval SECONDS] [--outbox-interval SECONDS]
 
-Runs the real worker, `leadscore run`, as a subprocess with its default
-schedule (a sync cycle every 60 s, an outbox run every 30 s) against the fake
-GoHighLevel served on 127.0.0.1, with the webhook alert channel pointed at a
-receiver on 127.0.0.1. Each lead is added to the fake at a random moment
+Runs the real worker, `leadscore run`, as a subprocess against the fake
+GoHighLevel served on 127.0.0.1. The worker keeps its default schedule (a sync
+cycle every 60 s, an outbox run every 30 s) unless the options change it. Its
+webhook alert channel posts to a receiver on 127.0.0.1. Each lead is added to the fake at a random moment
 (fixed seed) within `--window` seconds, with answers that score hot, and its
 latency is the time until the webhook receiver gets its alert. The fake's
 search index shows new contacts at once; a real CRM's index lag adds to this.
