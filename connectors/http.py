@@ -383,6 +383,7 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         authenticate: bool = True,
         record_id: str | None = None,
+        idempotent: bool = True,
     ) -> requests.Response:
         """Send one request through the retry policy and return a successful response.
 
@@ -391,6 +392,11 @@ class HttpClient:
         Statuses in `allow_status` are returned rather than raised (a 404 on a
         lookup, a 409 on a create). `limiter` names the rate limiter to take a
         slot from (None for none). `record_id` goes into a SkippableRecordError.
+
+        A request that is not `idempotent` (a create) is sent again only when
+        the server cannot have applied it: after a connect timeout or a 429.
+        After a read timeout, a dropped connection or a 5xx it raises
+        TransientError, and the caller checks for the record before trying again.
         """
         method = method.upper()
         label = endpoint or f"{method} {path}"
@@ -411,6 +417,7 @@ class HttpClient:
                 authenticate=authenticate,
                 where=where,
                 record_id=record_id,
+                idempotent=idempotent,
             )
 
         retrying = Retrying(
@@ -441,6 +448,7 @@ class HttpClient:
         authenticate: bool,
         where: str,
         record_id: str | None,
+        idempotent: bool,
     ) -> requests.Response:
         if limiter is not None and limiter in self.limiters:
             self.limiters[limiter].acquire()
@@ -460,7 +468,9 @@ class HttpClient:
                 timeout=self.timeouts.as_tuple(),
             )
         except (requests.Timeout, requests.ConnectionError) as exc:
-            raise _RetryableError(cause=exc) from exc
+            if idempotent or isinstance(exc, requests.ConnectTimeout):
+                raise _RetryableError(cause=exc) from exc
+            raise self._maybe_applied_error(type(exc).__name__, where) from exc
         except requests.RequestException as exc:
             raise TransientError(
                 f"request failed: {type(exc).__name__}; check the base URL and the network",
@@ -482,6 +492,8 @@ class HttpClient:
         if action is Action.RETRY:
             if signal.exhausted_until_seconds is not None:
                 raise self._daily_limit_error(response, where, signal)
+            if not idempotent and status != 429:
+                raise self._maybe_applied_error(f"HTTP {status}", where, response)
             raise _RetryableError(
                 response=response, wait_hint=signal.wait_seconds, policy=signal.policy
             )
@@ -583,6 +595,18 @@ class HttpClient:
             endpoint=where,
             status=response.status_code,
             request_id=request_id,
+        )
+
+    def _maybe_applied_error(
+        self, cause: str, where: str, response: requests.Response | None = None
+    ) -> TransientError:
+        return TransientError(
+            f"create request failed ({cause}) and may have been applied, so it was not "
+            "sent again; the next attempt looks for the record first",
+            crm=self.profile.crm,
+            endpoint=where,
+            status=response.status_code if response is not None else None,
+            request_id=self.profile.request_id(response) if response is not None else None,
         )
 
     def _daily_limit_error(

@@ -371,7 +371,9 @@ class HubSpotConnector:
             "properties": properties,
             "associations": [_association(contact.id, api.DEAL_TO_CONTACT)],
         }
-        _, created = self.http.request_json("POST", api.DEALS, json=body, endpoint="deals.create")
+        _, created = self.http.request_json(
+            "POST", api.DEALS, json=body, endpoint="deals.create", idempotent=False
+        )
         deal_id = str(created.get("id")) if isinstance(created, dict) else None
         log.info("deal_created", crm=self.crm, contact_id=contact.id, deal_id=deal_id, stage=stage)
         return StageResult(contact.id, StageAction.CREATED, stage=stage, record_id=deal_id)
@@ -414,7 +416,9 @@ class HubSpotConnector:
             "properties": properties,
             "associations": [_association(alert.contact_id, api.TASK_TO_CONTACT)],
         }
-        _, created = self.http.request_json("POST", api.TASKS, json=body, endpoint="tasks.create")
+        _, created = self.http.request_json(
+            "POST", api.TASKS, json=body, endpoint="tasks.create", idempotent=False
+        )
         if not isinstance(created, dict) or not created.get("id"):
             raise DataShapeError(
                 "task create response has no id", crm=self.crm, endpoint=f"POST {api.TASKS}"

@@ -470,3 +470,29 @@ def test_long_retry_after_on_5xx_raises_rate_limited(mocked, clock):
     assert caught.value.retry_after == 7200.0
     assert caught.value.status == 477
     assert clock.sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("failure", "retried"),
+    [
+        ({"body": requests.ConnectTimeout("connect timed out")}, True),
+        ({"status": 429}, True),
+        ({"body": requests.ReadTimeout("read timed out")}, False),
+        ({"body": requests.ConnectionError("reset")}, False),
+        ({"status": 502}, False),
+    ],
+    ids=["connect-timeout", "429", "read-timeout", "connection-reset", "502"],
+)
+def test_create_request_resent_only_when_not_applied(mocked, clock, failure, retried):
+    mocked.post(f"{BASE}/items", **failure)
+    if retried:
+        mocked.post(f"{BASE}/items", status=201, json={"id": "1"})
+    client = make_client(clock)
+
+    if retried:
+        status, _ = client.request_json("POST", "/items", json={}, idempotent=False)
+        assert status == 201
+    else:
+        with pytest.raises(TransientError, match="may have been applied"):
+            client.request_json("POST", "/items", json={}, idempotent=False)
+    assert len(mocked.calls) == (2 if retried else 1)

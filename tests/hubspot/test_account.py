@@ -367,3 +367,56 @@ def test_oauth_refreshes_once_across_threads(clock, mocked, fake):
     assert connector.oauth.refresh_count == 1
     assert len(set(tokens)) == 1
     assert len(fake.calls_to("POST", r"^/oauth/v1/token$")) == 1
+
+
+def test_task_create_timeout_is_not_resent(connector, fake):
+    import requests
+
+    from connectors.errors import TransientError
+
+    contact_id = fake.add_contact({"firstname": "Jane"})
+    fake.fail_next(
+        "POST",
+        r"^/crm/v3/objects/tasks$",
+        0,
+        exception=requests.ReadTimeout("read timed out"),
+        after_serving=True,
+    )
+
+    with pytest.raises(TransientError, match="may have been applied"):
+        connector.create_alert(alert_for(contact_id), "key-1")
+    task_id = connector.create_alert(alert_for(contact_id), "key-1")
+
+    assert len(fake.objects["tasks"]) == 1
+    assert task_id in fake.objects["tasks"]
+    assert len(fake.calls_to("POST", r"^/crm/v3/objects/tasks$")) == 1
+
+
+def test_task_create_retries_after_429(connector, fake):
+    contact_id = fake.add_contact({"firstname": "Jane"})
+    body = {
+        "status": "error",
+        "errorType": "RATE_LIMIT",
+        "policyName": "TEN_SECONDLY_ROLLING",
+        "message": "You have reached your ten_secondly_rolling limit.",
+    }
+    fake.fail_next("POST", r"^/crm/v3/objects/tasks$", 429, body=body)
+
+    task_id = connector.create_alert(alert_for(contact_id), "key-1")
+
+    assert task_id in fake.objects["tasks"]
+    assert len(fake.calls_to("POST", r"^/crm/v3/objects/tasks$")) == 2
+
+
+def test_deal_create_after_503_is_not_resent(clock, mocked, fake):
+    from connectors.errors import TransientError
+
+    contact_id = fake.add_contact({"firstname": "Jane"})
+    connector = deal_connector(clock)
+    contact = connector.fetch_contact(contact_id)
+    fake.fail_next("POST", r"^/crm/v3/objects/deals$", 503)
+
+    with pytest.raises(TransientError):
+        connector.move_stage(contact, Tier.HOT)
+
+    assert len(fake.calls_to("POST", r"^/crm/v3/objects/deals$")) == 1

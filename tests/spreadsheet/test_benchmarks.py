@@ -31,3 +31,9 @@ def test_spreadsheet_benchmark_runs(capsys):
     out = capsys.readouterr().out
     assert "40 rows" in out
     assert "(40 scored, 0 skipped)" in out
+
+
+def test_spreadsheet_benchmark_runs_on_xlsx(capsys):
+    assert load("bench_spreadsheet").main(["--count", "20", "--xlsx"]) == 0
+    out = capsys.readouterr().out
+    assert "leads.xlsx: 20 rows" in out

@@ -113,6 +113,10 @@ class ScriptedFailure:
     body: Any
     headers: dict[str, str]
     remaining: int
+    # Raised by the transport in place of a response (a timeout, a reset), after
+    # the request was served when `after_serving` is set.
+    exception: Exception | None = None
+    after_serving: bool = False
 
 
 @dataclass
@@ -309,8 +313,15 @@ class FakeHubSpot:
         body: Any = None,
         headers: Mapping[str, str] | None = None,
         times: int = 1,
+        exception: Exception | None = None,
+        after_serving: bool = False,
     ) -> None:
-        """Return `status` for the next `times` matching requests instead of serving them."""
+        """Return `status` for the next `times` matching requests instead of serving them.
+
+        With `exception`, the transport raises it instead (in-process only);
+        with `after_serving` as well, the request is applied first, like a
+        read timeout on a request the server completed.
+        """
         self.failures.append(
             ScriptedFailure(
                 method.upper(),
@@ -319,6 +330,8 @@ class FakeHubSpot:
                 body if body is not None else {"status": "error", "message": f"HTTP {status}"},
                 dict(headers or {}),
                 times,
+                exception,
+                after_serving,
             )
         )
 
@@ -336,6 +349,8 @@ class FakeHubSpot:
 
         def callback(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
             status, headers, body = self.handle(request)
+            if isinstance(body, Exception):
+                raise body
             return status, headers, json.dumps(body) if body is not None else ""
 
         for method in ("GET", "POST", "PATCH", "PUT", "DELETE"):
@@ -355,6 +370,10 @@ class FakeHubSpot:
                     self.command, url, headers=dict(self.headers.items()), data=data
                 ).prepare()
                 status, headers, body = fake.handle(prepared)
+                if isinstance(body, Exception):
+                    # Over HTTP a scripted exception becomes a dropped connection.
+                    self.close_connection = True
+                    return
                 payload = json.dumps(body).encode() if body is not None else b""
                 self.send_response(status)
                 for key, value in headers.items():
@@ -408,10 +427,16 @@ class FakeHubSpot:
                     body = raw
         self.calls.append(Call(method, path, query, body))
 
+        failing_after: Exception | None = None
         for failure in self.failures:
             if failure.remaining > 0 and failure.method == method and failure.path.search(path):
                 failure.remaining -= 1
-                return failure.status, dict(failure.headers), failure.body
+                if failure.exception is None:
+                    return failure.status, dict(failure.headers), failure.body
+                if not failure.after_serving:
+                    return 0, {}, failure.exception
+                failing_after = failure.exception
+                break
 
         if self.validator is not None:
             problems = self.validator.validate(request)
@@ -433,6 +458,8 @@ class FakeHubSpot:
                 return limited
 
         status, headers, payload = handler(params, query, body)
+        if failing_after is not None:
+            return 0, {}, failing_after
         if path != "/oauth/v1/token" and not path.endswith("/search"):
             headers = {**self._rate_headers(), **headers}
         return status, headers, payload
