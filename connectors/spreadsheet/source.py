@@ -27,8 +27,8 @@ from scoring.mapping import FieldMapping
 
 log = structlog.get_logger(__name__)
 
-# How Excel shows a long number in a General-format cell, and writes it to CSV:
-# a 12-digit HubSpot Record ID 123456789012 becomes "1.23457E+11".
+# Excel's scientific notation for a long number in a General-format cell, which
+# "Save as CSV" writes too: a 12-digit Record ID 123456789012 becomes "1.23457E+11".
 _EXCEL_SCIENTIFIC = re.compile(r"^\d(\.\d+)?E\+\d+$", re.IGNORECASE)
 
 

@@ -1,8 +1,10 @@
 """`leadscore score` and `leadscore explain`: score a spreadsheet, explain one lead.
 
-Exit codes: 0 when the file was scored (rows that could not be scored are
-listed in the summary), 2 when the input, output, model or an option is
-invalid (the message explains the fix), 1 when `explain` finds no usable row.
+Exit codes:
+
+- 0: the file was scored. Rows that could not be scored are listed in the summary.
+- 1: `explain` found no usable row for the lead.
+- 2: the input, output, model or an option is invalid. The message explains the fix.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ EXIT_NOT_FOUND = 1
 # Files with fewer rows finish before a progress bar is worth drawing.
 PROGRESS_MIN_ROWS = 2_000
 DEFAULT_TOP_HOT = 10
+# Skipped rows listed one by one in the summary; the rest are counted.
+MAX_SKIPPED_LISTED = 20
 
 InputArg = Annotated[
     Path, typer.Argument(help="CSV or XLSX file of leads, with a header row.", show_default=False)
@@ -418,12 +422,11 @@ def _print_skipped(console: Console, skipped: list[SkippedRecord]) -> None:
     if not skipped:
         return
     console.print(f"Rows not scored: {len(skipped)}")
-    shown = 20
-    for record in skipped[:shown]:
+    for record in skipped[:MAX_SKIPPED_LISTED]:
         detail = f" (value {record.value!r})" if record.value else ""
         console.print(f"  data row {record.row}: {record.reason}{detail}")
-    if len(skipped) > shown:
-        console.print(f"  … and {len(skipped) - shown} more rows")
+    if len(skipped) > MAX_SKIPPED_LISTED:
+        console.print(f"  … and {len(skipped) - MAX_SKIPPED_LISTED} more rows")
 
 
 def _print_hot(console: Console, report: Any, top: int) -> None:
@@ -454,8 +457,8 @@ def print_explanation(
     console: Console, contact: Contact, result: ScoreResult, model: Any, *, note: str = ""
 ) -> None:
     """Print every rule that fired, the parts, the tier and why, and the unknown answers."""
-    who = f"{contact.name} ({contact.id})" if contact.name else contact.id
-    console.print(Text(f"Lead {who}" + (f", {note}" if note else ""), style="bold"))
+    lead_label = f"{contact.name} ({contact.id})" if contact.name else contact.id
+    console.print(Text(f"Lead {lead_label}" + (f", {note}" if note else ""), style="bold"))
     console.print(
         f"Score {result.score}/100, fit {result.fit}/100, intent {result.intent}/100, "
         f"model {result.model_version or getattr(model, 'version', '')}"
