@@ -6,10 +6,11 @@
 Runs the real worker, `leadscore run`, as a subprocess against the fake
 GoHighLevel served on 127.0.0.1. The worker keeps its default schedule (a sync
 cycle every 60 s, an outbox run every 30 s) unless the options change it. Its
-webhook alert channel posts to a receiver on 127.0.0.1. Each lead is added to the fake at a random moment
-(fixed seed) within `--window` seconds, with answers that score hot, and its
-latency is the time until the webhook receiver gets its alert. The fake's
-search index shows new contacts at once; a real CRM's index lag adds to this.
+webhook alert channel posts to a receiver on 127.0.0.1. Each lead is added to
+the fake at a random moment (fixed seed) within `--window` seconds, with
+answers that score hot, and its latency is the time until the webhook
+receiver gets its alert. The fake's search index shows new contacts at once;
+a real CRM's index lag adds to this.
 """
 
 from __future__ import annotations
