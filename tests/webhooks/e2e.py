@@ -109,20 +109,27 @@ class Worker:
         )
 
     def _send_hubspot(self, contact_id: str) -> requests.Response:
+        return self.send_hubspot_batch([contact_id])
+
+    def send_hubspot_batch(self, contact_ids: list[str]) -> requests.Response:
+        """Send one signed HubSpot delivery with a contact.creation event per contact."""
         now = datetime.now(UTC)
-        event = hubspot_event(
-            int(contact_id),
-            now,
-            portal_id=int(PORTAL),
-            subscription_type="contact.creation",
-            property_name=None,
-        )
-        body = json.dumps([event]).encode()
+        events = [
+            hubspot_event(
+                int(contact_id),
+                now,
+                portal_id=int(PORTAL),
+                subscription_type="contact.creation",
+                property_name=None,
+            )
+            for contact_id in contact_ids
+        ]
+        body = json.dumps(events).encode()
         headers = hubspot_headers(
             HUBSPOT_SECRET, PUBLIC_BASE_URL + "/webhooks/hubspot", body, str(millis(now))
         )
         return requests.post(
-            self.receiver_url + "/webhooks/hubspot", data=body, headers=headers, timeout=5
+            self.receiver_url + "/webhooks/hubspot", data=body, headers=headers, timeout=10
         )
 
     def wait_for_alert(self, name: str, timeout: float) -> float | None:

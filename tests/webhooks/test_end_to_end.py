@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
@@ -50,3 +51,44 @@ def test_own_alert_tag_echo_not_rescored(tmp_path):
     assert echo.status_code == 200
     assert echo.json()["own_writes"] == 1
     assert statuses == ["done"]
+
+
+@pytest.mark.slow
+def test_webhook_burst_drained_while_sync_keeps_running(tmp_path):
+    contacts = 200
+    with running_worker(tmp_path, crm="hubspot", sync_interval_seconds=5) as worker:
+        heartbeat = tmp_path / "heartbeat"
+        beat_before = heartbeat.stat().st_mtime
+        ids = [worker.add_hot_lead(f"Burst{number:03d}") for number in range(contacts)]
+        batches = [ids[start : start + 10] for start in range(0, contacts, 10)]
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            statuses = [
+                response.status_code for response in pool.map(worker.send_hubspot_batch, batches)
+            ]
+        store = worker.daemon.runtime.store
+        deadline = time.monotonic() + 60
+        done = 0
+        while time.monotonic() < deadline:
+            with store.begin() as conn:
+                done = conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(webhook_queue)
+                    .where(webhook_queue.c.status == "done")
+                ).scalar_one()
+            if done == contacts and heartbeat.stat().st_mtime > beat_before:
+                break
+            time.sleep(0.1)
+        account = worker.daemon.runtime.contexts[0].account
+        with store.begin() as conn:
+            first_triggers = {
+                contact_id: store.history(conn, account, contact_id)[-1].trigger
+                for contact_id in ids
+            }
+
+    assert set(statuses) == {200}
+    assert done == contacts
+    assert heartbeat.stat().st_mtime > beat_before
+    # Each lead was first scored by whichever path reached it first; none was lost.
+    assert set(first_triggers.values()) <= {"webhook", "sync"}
+    assert "webhook" in set(first_triggers.values())
