@@ -492,7 +492,16 @@ class WebhookApp:
         details: dict[str, object] = {}
         healthy = True
         if self.health is not None:
-            report = self.health()
+            try:
+                report = self.health()
+            except Exception as exc:  # a broken health source means "not healthy", not a 500
+                log.error(
+                    "webhook_health_check_failed",
+                    error_type=type(exc).__name__,
+                    error=str(exc),
+                    location=error_location(exc),
+                )
+                report = HealthReport(False, {"health_error": type(exc).__name__})
             healthy = report.healthy
             details.update(report.details)
         try:

@@ -291,12 +291,21 @@ def mark_failed(
 
     With `retry=False`, or after `max_attempts` attempts, the row becomes
     failed; the polling sync still picks the contact up on its next change.
+    A row that received a new event while it was processing is not given up,
+    because that event is a new reason to read the contact.
     """
     now = now or _utcnow()
     attempts = event.attempts + 1
-    if retry and attempts < max_attempts:
+    rerun = conn.execute(
+        sa.select(webhook_queue.c.rerun).where(webhook_queue.c.id == event.id)
+    ).scalar_one_or_none()
+    if rerun:
         status = STATUS_PENDING
-        next_attempt_at: datetime | None = now + retry_delay(attempts)
+        attempts = 0
+        next_attempt_at: datetime | None = now + retry_delay(1)
+    elif retry and attempts < max_attempts:
+        status = STATUS_PENDING
+        next_attempt_at = now + retry_delay(attempts)
     else:
         status = STATUS_FAILED
         next_attempt_at = None

@@ -249,3 +249,18 @@ def test_event_kinds_stay_within_column(store, kinds):
 
     assert len(row.event_kinds) <= 500
     assert row.event_kinds.endswith(kinds[-1])
+
+
+def test_failure_with_new_event_stays_pending(store):
+    enqueue(store, event("1"))
+    [claimed] = claim(store)
+    enqueue(store, event("1", "contact.propertyChange", 1), now=T0 + timedelta(seconds=1))
+
+    with store.engine.begin() as conn:
+        status = queue.mark_failed(conn, claimed, "contact not found", now=T0, retry=False)
+
+    row = row_of(store, "1")
+    assert status == "pending"
+    assert row.attempts == 0
+    assert row.rerun is False
+    assert row.next_attempt_at == T0 + timedelta(seconds=30)

@@ -698,3 +698,15 @@ def test_failed_wakeup_still_accepts_event(start_receiver, settings, sqlite_stor
     assert failure["error"] == "scheduler is shut down"
     assert "exc_info" not in failure
     assert GENERIC_TOKEN not in repr(logs)
+
+
+def test_healthz_503_when_health_source_raises(start_receiver, settings):
+    def broken_health():
+        raise OSError("heartbeat file unreadable")
+
+    receiver = start_receiver(settings, health=broken_health)
+
+    response = requests.get(receiver.url + "/healthz", timeout=5)
+
+    assert response.status_code == 503
+    assert response.json()["health_error"] == "OSError"
