@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import socket
+import ssl
 import threading
 import time
 import warnings
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -130,8 +134,62 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_smtp_server(username: str | None = None, password: str | None = None) -> SmtpServer:
-    """Start an SMTP server on 127.0.0.1; with a username it requires AUTH LOGIN/PLAIN."""
+def make_tls_files(directory: Path) -> tuple[Path, Path]:
+    """Write a self-signed certificate and key for 127.0.0.1; return their paths."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path = directory / "smtp-cert.pem"
+    key_path = directory / "smtp-key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def server_tls_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    return context
+
+
+def start_smtp_server(
+    username: str | None = None,
+    password: str | None = None,
+    *,
+    starttls_context: ssl.SSLContext | None = None,
+    implicit_tls_context: ssl.SSLContext | None = None,
+) -> SmtpServer:
+    """Start an SMTP server on 127.0.0.1; with a username it requires AUTH LOGIN/PLAIN.
+
+    With `starttls_context` the server requires STARTTLS before AUTH and mail;
+    with `implicit_tls_context` it speaks TLS from the first byte.
+    """
     handler = RecordingHandler()
 
     def authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult:
@@ -147,8 +205,12 @@ def start_smtp_server(username: str | None = None, password: str | None = None) 
         options = {
             "authenticator": authenticate,
             "auth_required": True,
-            "auth_require_tls": False,
+            "auth_require_tls": starttls_context is not None,
         }
+    if starttls_context is not None:
+        options |= {"tls_context": starttls_context, "require_starttls": True}
+    if implicit_tls_context is not None:
+        options["ssl_context"] = implicit_tls_context
     with warnings.catch_warnings():
         # aiosmtpd warns that AUTH without TLS is unsafe; this server is loopback-only.
         warnings.simplefilter("ignore", UserWarning)
