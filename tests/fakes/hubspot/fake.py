@@ -318,9 +318,9 @@ class FakeHubSpot:
     ) -> None:
         """Return `status` for the next `times` matching requests instead of serving them.
 
-        With `exception`, the transport raises it instead (in-process only);
-        with `after_serving` as well, the request is applied first, like a
-        read timeout on a request the server completed.
+        With `exception`, the transport raises it instead of returning a
+        response (in-process only). With `after_serving` as well, the fake
+        applies the request first, like a read timeout on a completed request.
         """
         self.failures.append(
             ScriptedFailure(
