@@ -139,8 +139,9 @@ def run_scenario(name: str, args: argparse.Namespace, workdir: Path) -> Scenario
         with store.begin() as conn:
             first_scored = dict(
                 conn.execute(
-                    sa.select(score_history.c.contact_id, sa.func.min(score_history.c.scored_at))
-                    .group_by(score_history.c.contact_id)
+                    sa.select(
+                        score_history.c.contact_id, sa.func.min(score_history.c.scored_at)
+                    ).group_by(score_history.c.contact_id)
                 ).all()
             )
         result.wall_seconds = time.monotonic() - started
@@ -160,32 +161,51 @@ def summarize(values: list[float | None]) -> str:
     if not measured:
         return "n/a | n/a | n/a"
     return (
-        f"{percentile(measured, 0.5):.3f} | {percentile(measured, 0.95):.3f} | "
-        f"{max(measured):.3f}"
+        f"{percentile(measured, 0.5):.3f} | {percentile(measured, 0.95):.3f} | {max(measured):.3f}"
     )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--crm", choices=("gohighlevel", "hubspot"), default="gohighlevel",
-                        help="Fake CRM the worker runs against.")
+    parser.add_argument(
+        "--crm",
+        choices=("gohighlevel", "hubspot"),
+        default="gohighlevel",
+        help="Fake CRM the worker runs against.",
+    )
     parser.add_argument("--leads", type=int, default=20, help="Hot leads per scenario.")
-    parser.add_argument("--window", type=float, default=60.0,
-                        help="Seconds over which the leads arrive.")
-    parser.add_argument("--sync-interval", type=int, default=60,
-                        help="Seconds between sync cycles in the polling scenario (min 5).")
-    parser.add_argument("--outbox-interval", type=int, default=1,
-                        help="Seconds between alert outbox runs, in both scenarios.")
-    parser.add_argument("--scenarios", default="webhook,polling",
-                        help="Comma-separated scenarios to run: webhook, polling.")
+    parser.add_argument(
+        "--window", type=float, default=60.0, help="Seconds over which the leads arrive."
+    )
+    parser.add_argument(
+        "--sync-interval",
+        type=int,
+        default=60,
+        help="Seconds between sync cycles in the polling scenario (min 5).",
+    )
+    parser.add_argument(
+        "--outbox-interval",
+        type=int,
+        default=1,
+        help="Seconds between alert outbox runs, in both scenarios.",
+    )
+    parser.add_argument(
+        "--scenarios",
+        default="webhook,polling",
+        help="Comma-separated scenarios to run: webhook, polling.",
+    )
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
 
-    print(f"# Python {platform.python_version()} on {platform.system()} {platform.machine()}, "
-          f"fake {args.crm}, {args.leads} leads over {args.window:.0f} s, "
-          f"outbox every {args.outbox_interval} s, polling sync every {args.sync_interval} s")
-    print("| path | leads alerted | response (s) p50, p95, max | event → score stored (s) "
-          "p50, p95, max | event → alert (s) p50, p95, max | wall time |")
+    print(
+        f"# Python {platform.python_version()} on {platform.system()} {platform.machine()}, "
+        f"fake {args.crm}, {args.leads} leads over {args.window:.0f} s, "
+        f"outbox every {args.outbox_interval} s, polling sync every {args.sync_interval} s"
+    )
+    print(
+        "| path | leads alerted | response (s) p50, p95, max | event → score stored (s) "
+        "p50, p95, max | event → alert (s) p50, p95, max | wall time |"
+    )
     print("|---|---:|---|---|---|---:|")
     for name in args.scenarios.split(","):
         name = name.strip()
