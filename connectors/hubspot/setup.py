@@ -207,7 +207,7 @@ def check_account(connector: HubSpotConnector) -> list[CheckResult]:
     )
     results.append(
         CheckResult(
-            "hubspot write scopes",
+            "hubspot write scopes (listed, not checked)",
             True,
             "not verifiable without writing: crm.objects.contacts.write and "
             "crm.schemas.contacts.write are needed"
