@@ -77,10 +77,14 @@ def parse_business_hours(text: str) -> tuple[OpeningHours, ...]:
                 "after the opening time on the same day"
             )
         first_index, last_index = _DAY_NAMES.index(first), _DAY_NAMES.index(last)
-        days = range(first_index, last_index + 1) if first_index <= last_index else [
-            *range(first_index, 7),
-            *range(0, last_index + 1),
-        ]
+        days = (
+            range(first_index, last_index + 1)
+            if first_index <= last_index
+            else [
+                *range(first_index, 7),
+                *range(0, last_index + 1),
+            ]
+        )
         intervals.extend(OpeningHours(day, start, end) for day in days)
     return tuple(sorted(intervals, key=lambda hours: (hours.weekday, hours.start)))
 
@@ -133,6 +137,9 @@ class AlertSettings(BaseSettings):
             "digest. 0 means no cap."
         ),
     )
+    # NOTE: one time zone, one set of business hours and one daily cap apply
+    # to every account of a deployment; locations in other time zones need
+    # their own deployment for now.
     timezone: str = Field(
         default="America/New_York",
         description="The spa's IANA time zone, for business hours, the daily cap and the digest.",
