@@ -364,28 +364,27 @@ def apply_plan(ctx: SyncContext, plan: Plan, now: datetime, *, trigger: str) -> 
 
     # 1. Facts, the audit trail and alerts, in one transaction, so an alert is
     #    recorded exactly when the history shows that the score changed.
+    changed_facts = []
+    for planned in plan.contacts:
+        details = merged_details(planned.contact, planned.stored)
+        stored = planned.stored
+        # NOTE: unchanged facts are not saved again, so `crm_modified_at` is the
+        # CRM's modification time of the last fact change, not of the last pull.
+        if stored is None or stored.fingerprint != planned.fingerprint or stored.details != details:
+            changed_facts.append((planned.lead, details, planned.contact.modified_at))
     with ctx.store.begin() as conn:
-        for planned in plan.contacts:
-            ctx.store.save_facts(
-                conn,
-                ctx.account,
-                planned.lead,
-                details=merged_details(planned.contact, planned.stored),
-                crm_modified_at=planned.contact.modified_at,
-                now=now,
-            )
-            if not planned.history_changed:
-                continue
-            ctx.store.append_history(
-                conn,
-                ctx.account,
-                planned.result,
-                fingerprint=planned.fingerprint,
-                trigger=trigger,
-                now=now,
-            )
+        ctx.store.save_facts_many(conn, ctx.account, changed_facts, now=now)
+        changed_scores = [planned for planned in plan.contacts if planned.history_changed]
+        ctx.store.append_history_many(
+            conn,
+            ctx.account,
+            [(planned.result, planned.fingerprint) for planned in changed_scores],
+            trigger=trigger,
+            now=now,
+        )
+        for planned in changed_scores:
             if ctx.record_alert is None:
-                continue
+                break
             alert_id = ctx.record_alert(
                 conn,
                 account=ctx.account,
@@ -456,20 +455,13 @@ def _write_batch(ctx: SyncContext, batch: Sequence[PlannedContact], now: datetim
     ]
     report = ctx.connector.write_scores(writes)
     by_id = {planned.contact.id: planned for planned in batch}
+    written = [
+        (by_id[contact_id].result, by_id[contact_id].reasons, report.modified_at.get(contact_id))
+        for contact_id in report.written
+        if contact_id in by_id
+    ]
     with ctx.store.begin() as conn:
-        for contact_id in report.written:
-            planned = by_id.get(contact_id)
-            if planned is None:
-                continue
-            ctx.store.save_score(
-                conn,
-                ctx.account,
-                planned.result,
-                reasons=planned.reasons,
-                written=True,
-                written_modified_at=report.modified_at.get(contact_id),
-                now=now,
-            )
+        ctx.store.save_written_many(conn, ctx.account, written, now=now)
         for contact_id, reason in report.failed.items():
             _record_failure(ctx, conn, contact_id, "write", reason, now)
     log.info(

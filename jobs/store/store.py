@@ -400,6 +400,45 @@ class Store:
         )
         return fingerprint
 
+    def save_facts_many(
+        self,
+        conn: sa.Connection,
+        account: str,
+        items: Sequence[tuple[Lead, Mapping[str, Any], datetime | None]],
+        *,
+        now: datetime,
+    ) -> None:
+        """Store many leads' facts, details and CRM modification times in one statement.
+
+        `items` holds `(lead, details, crm_modified_at)` tuples; the same as
+        `save_facts` for each, with one round trip for all of them.
+        """
+        if not items:
+            return
+        table = schema.leads
+        insert_fn = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        statement = insert_fn(table)
+        statement = statement.on_conflict_do_update(
+            index_elements=["account", "contact_id"],
+            set_={
+                name: statement.excluded[name]
+                for name in ("facts", "fingerprint", "details", "crm_modified_at", "updated_at")
+            },
+        )
+        rows = [
+            {
+                "account": account,
+                "contact_id": lead.id,
+                "facts": lead.to_dict(),
+                "fingerprint": lead.fingerprint(),
+                "details": dict(details),
+                "crm_modified_at": crm_modified_at,
+                "updated_at": now,
+            }
+            for lead, details, crm_modified_at in items
+        ]
+        conn.execute(statement, rows)
+
     def save_score(
         self,
         conn: sa.Connection,
@@ -432,6 +471,65 @@ class Store:
             .values(**values)
         )
 
+    def save_written_many(
+        self,
+        conn: sa.Connection,
+        account: str,
+        entries: Sequence[tuple[ScoreResult, str, datetime | None]],
+        *,
+        now: datetime,
+    ) -> None:
+        """Record score values the CRM now holds, for many leads in one statement.
+
+        `entries` holds `(result, reasons, written_modified_at)` tuples; the
+        same as `save_score(..., written=True)` for each.
+        """
+        if not entries:
+            return
+        table = schema.leads
+        statement = (
+            sa.update(table)
+            .where(
+                table.c.account == sa.bindparam("key_account"),
+                table.c.contact_id == sa.bindparam("key_contact_id"),
+            )
+            .values(
+                {
+                    name: sa.bindparam(f"new_{name}")
+                    for name in (
+                        "score",
+                        "fit",
+                        "intent",
+                        "tier",
+                        "reasons",
+                        "model_version",
+                        "scored_at",
+                        "written_at",
+                        "written_modified_at",
+                        "updated_at",
+                    )
+                }
+            )
+        )
+        rows = [
+            {
+                "key_account": account,
+                "key_contact_id": result.lead_id,
+                "new_score": result.score,
+                "new_fit": result.fit,
+                "new_intent": result.intent,
+                "new_tier": result.tier.value,
+                "new_reasons": reasons,
+                "new_model_version": result.model_version,
+                "new_scored_at": result.scored_at or now,
+                "new_written_at": now,
+                "new_written_modified_at": modified_at,
+                "new_updated_at": now,
+            }
+            for result, reasons, modified_at in entries
+        ]
+        conn.execute(statement, rows)
+
     def save_stage(
         self,
         conn: sa.Connection,
@@ -463,21 +561,37 @@ class Store:
         now: datetime,
     ) -> None:
         """Append one audit row; history rows are never updated or deleted."""
-        conn.execute(
-            sa.insert(schema.score_history).values(
-                account=account,
-                contact_id=result.lead_id,
-                scored_at=result.scored_at or now,
-                score=result.score,
-                fit=result.fit,
-                intent=result.intent,
-                tier=result.tier.value,
-                model_version=result.model_version,
-                fingerprint=fingerprint,
-                result=result.to_dict(),
-                trigger=trigger,
-            )
-        )
+        self.append_history_many(conn, account, [(result, fingerprint)], trigger=trigger, now=now)
+
+    def append_history_many(
+        self,
+        conn: sa.Connection,
+        account: str,
+        entries: Sequence[tuple[ScoreResult, str]],
+        *,
+        trigger: str,
+        now: datetime,
+    ) -> None:
+        """Append one audit row per `(result, facts fingerprint)` entry, in one statement."""
+        if not entries:
+            return
+        rows = [
+            {
+                "account": account,
+                "contact_id": result.lead_id,
+                "scored_at": result.scored_at or now,
+                "score": result.score,
+                "fit": result.fit,
+                "intent": result.intent,
+                "tier": result.tier.value,
+                "model_version": result.model_version,
+                "fingerprint": fingerprint,
+                "result": result.to_dict(),
+                "trigger": trigger,
+            }
+            for result, fingerprint in entries
+        ]
+        conn.execute(sa.insert(schema.score_history), rows)
 
     def latest_results(
         self, conn: sa.Connection, account: str, contact_ids: Iterable[str]

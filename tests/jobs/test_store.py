@@ -250,3 +250,48 @@ def test_migration_numbering_checked(versions):
     steps = [Migration(v, "x", lambda conn: None) for v in versions]
     with pytest.raises(ValueError, match="numbered 1, 2, 3"):
         check_ordered("core", steps)
+
+
+def test_save_facts_many_inserts_and_updates(store):
+    first = make_lead("m1")
+    changed = make_lead("m1", timeline="Next month")
+    other = make_lead("m2")
+    with store.begin() as conn:
+        store.save_facts_many(conn, ACCOUNT, [(first, {"name": "Ann"}, NOW)], now=NOW)
+        store.save_facts_many(
+            conn,
+            ACCOUNT,
+            [(changed, {"name": "Ann B"}, NOW + timedelta(1)), (other, {}, None)],
+            now=NOW,
+        )
+        leads = store.get_leads(conn, ACCOUNT, ["m1", "m2"])
+
+    assert leads["m1"].lead == changed
+    assert leads["m1"].fingerprint == changed.fingerprint()
+    assert leads["m1"].details == {"name": "Ann B"}
+    assert leads["m1"].crm_modified_at == NOW + timedelta(1)
+    assert leads["m2"].lead == other
+
+
+def test_save_written_many_matches_save_score(store):
+    with store.begin() as conn:
+        for contact_id in ("w1", "w2"):
+            store.save_facts(
+                conn, ACCOUNT, make_lead(contact_id), details={}, crm_modified_at=None, now=NOW
+            )
+        store.save_written_many(
+            conn,
+            ACCOUNT,
+            [(make_result("w1", 88), "reason one", NOW), (make_result("w2", 60), "two", None)],
+            now=NOW,
+        )
+        leads = store.get_leads(conn, ACCOUNT, ["w1", "w2"])
+
+    assert leads["w1"].score == 88
+    assert leads["w1"].tier is Tier.HOT
+    assert leads["w1"].reasons == "reason one"
+    assert leads["w1"].written_at == NOW
+    assert leads["w1"].written_modified_at == NOW
+    assert leads["w2"].score == 60
+    assert leads["w2"].tier is Tier.WARM
+    assert leads["w2"].written_modified_at is None
