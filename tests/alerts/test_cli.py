@@ -141,3 +141,24 @@ def test_alerts_test_reports_invalid_webhook_url(cli_env):
     assert result.exit_code == 1
     assert "invalid webhook URL" in result.output
     assert "LEADSCORE_ALERT_WEBHOOK_URL" in result.output
+
+
+def test_alerts_test_creates_crm_task_on_contact(cli_env):
+    from tests.fakes.hubspot import DEFAULT_TOKEN, FakeHubSpot
+
+    fake = FakeHubSpot()
+    contact_id = fake.add_contact({"firstname": "Desk", "lastname": "Check"})
+    with fake.serve() as base_url:
+        env = cli_env | {
+            "LEADSCORE_ALERT_CHANNELS": "crm",
+            "LEADSCORE_CRM": "hubspot",
+            "LEADSCORE_ACCOUNT_ID": "62515",
+            "LEADSCORE_HUBSPOT_TOKEN": DEFAULT_TOKEN,
+            "LEADSCORE_CRM_BASE_URL": base_url,
+        }
+        result = CliRunner().invoke(app, ["alerts", "test", "--contact", contact_id], env=env)
+    assert result.exit_code == 0, result.output
+    assert table_row(result.output, "crm").startswith("crm | sent |")
+    [task] = fake.objects["tasks"].values()
+    assert "Test Lead (leadscore alerts test)" in task.properties["hs_task_subject"]
+    assert fake.spec_problems == []
