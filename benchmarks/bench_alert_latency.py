@@ -57,7 +57,9 @@ def build_fake() -> FakeGoHighLevel:
     state.add_custom_field(LOCATION, "Treatment Interest", "TEXT", field_key="contact.treatment")
     state.add_custom_field(LOCATION, "Age", "TEXT", field_key="contact.age")
     state.add_custom_field(
-        LOCATION, "Have you had this treatment before?", "TEXT",
+        LOCATION,
+        "Have you had this treatment before?",
+        "TEXT",
         field_key="contact.prior_treatment",
     )
     state.add_custom_field(LOCATION, "Sessions", "TEXT", field_key="contact.commitment")
@@ -130,11 +132,15 @@ def main() -> int:
         "--window", type=float, default=240.0, help="Seconds over which the leads arrive."
     )
     parser.add_argument(
-        "--sync-interval", type=int, default=None,
+        "--sync-interval",
+        type=int,
+        default=None,
         help="Seconds between sync cycles. Default: the worker's default (60).",
     )
     parser.add_argument(
-        "--outbox-interval", type=int, default=None,
+        "--outbox-interval",
+        type=int,
+        default=None,
         help="Seconds between outbox runs. Default: the worker's default (30).",
     )
     args = parser.parse_args()
@@ -145,15 +151,26 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, fake.serve() as base_url:
         workdir = Path(tmp)
         environment = worker_environment(base_url, receiver.url, workdir, args)
-        setup = subprocess.run([leadscore, "setup"], cwd=workdir, env=environment,
-                               capture_output=True, text=True, timeout=120)
+        setup = subprocess.run(
+            [leadscore, "setup"],
+            cwd=workdir,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if setup.returncode != 0:
             print("leadscore setup failed:\n" + setup.stdout + setup.stderr)
             return 1
         log_path = workdir / "worker.log"
         with log_path.open("w") as log_file:
-            worker = subprocess.Popen([leadscore, "run"], cwd=workdir, env=environment,
-                                      stdout=log_file, stderr=subprocess.STDOUT)
+            worker = subprocess.Popen(
+                [leadscore, "run"],
+                cwd=workdir,
+                env=environment,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
             try:
                 heartbeat = workdir / "leadscore.heartbeat"
                 if not wait_for(heartbeat.exists, STARTUP_TIMEOUT):

@@ -178,8 +178,7 @@ def _deliver_one(
         return _record_failure(engine, delivery, attempts, exc, now, settings)
     except Exception as exc:
         # A bug in a channel or connector must not stop the other deliveries.
-        log.exception("alert_channel_crashed", alert_id=delivery.alert_id,
-                      channel=delivery.channel)
+        log.exception("alert_channel_crashed", alert_id=delivery.alert_id, channel=delivery.channel)
         error = ChannelError(delivery.channel, f"unexpected {type(exc).__name__}: {exc}")
         return _record_failure(engine, delivery, attempts, error, now, settings)
     return _record_success(engine, delivery, attempts, receipt, now)
@@ -222,8 +221,9 @@ def _hold_until_opening(
         channel=delivery.channel,
         until=opening.isoformat(),
     )
-    return DeliveryResult(delivery.id, delivery.alert_id, delivery.channel, Status.HELD,
-                          delivery.attempts)
+    return DeliveryResult(
+        delivery.id, delivery.alert_id, delivery.channel, Status.HELD, delivery.attempts
+    )
 
 
 def _record_success(
@@ -245,7 +245,9 @@ def _record_success(
         )
         refresh_alert_status(conn, delivery.alert_id, now)
     log.info(
-        "alert_delivery_sent", alert_id=delivery.alert_id, channel=delivery.channel,
+        "alert_delivery_sent",
+        alert_id=delivery.alert_id,
+        channel=delivery.channel,
         attempts=attempts,
     )
     return DeliveryResult(delivery.id, delivery.alert_id, delivery.channel, Status.SENT, attempts)
@@ -371,6 +373,7 @@ def _gather_digests(engine: sa.Engine, now: datetime, settings: AlertSettings) -
                 conn.execute(sa.insert(alert_deliveries), [plan.row(now) for plan in plans])
             refresh_alert_status(conn, digest_id, now)
             created += 1
-            log.info("alert_digest_created", account=account, alert_id=digest_id,
-                     leads=len(members))
+            log.info(
+                "alert_digest_created", account=account, alert_id=digest_id, leads=len(members)
+            )
     return created

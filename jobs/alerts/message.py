@@ -187,7 +187,7 @@ def render_html(notice: AlertNotice, zone: ZoneInfo) -> str:
                 cell = f'<a href="tel:{html.escape(lead.phone, quote=True)}">{cell}</a>'
             elif label == "Email" and lead.email:
                 cell = f'<a href="mailto:{html.escape(lead.email, quote=True)}">{cell}</a>'
-            rows.append(f"<tr><th align=\"left\">{html.escape(label)}</th><td>{cell}</td></tr>")
+            rows.append(f'<tr><th align="left">{html.escape(label)}</th><td>{cell}</td></tr>')
         parts.append("<table>" + "".join(rows) + "</table>")
     return "<html><body>" + "\n".join(parts) + "</body></html>"
 

@@ -48,8 +48,9 @@ def record_score_change(
         return None
 
     if previous is None and _inquired_too_long_ago(contact, now, settings):
-        log.info("alert_skipped_old_lead", account=account, contact_id=contact.id,
-                 score=current.score)
+        log.info(
+            "alert_skipped_old_lead", account=account, contact_id=contact.id, score=current.score
+        )
         return None
 
     last_alert_at = conn.execute(
@@ -76,7 +77,9 @@ def record_score_change(
     sent_today = 0
     if settings.daily_cap:
         sent_today = conn.execute(
-            sa.select(sa.func.count()).select_from(alerts).where(
+            sa.select(sa.func.count())
+            .select_from(alerts)
+            .where(
                 alerts.c.account == account,
                 alerts.c.kind == AlertKind.LEAD,
                 alerts.c.route == AlertRoute.IMMEDIATE,

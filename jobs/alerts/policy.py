@@ -27,9 +27,7 @@ def alert_threshold(model: object, override: int | None) -> int:
     return int(value) if value is not None else DEFAULT_THRESHOLD
 
 
-def is_upward_crossing(
-    previous: ScoreResult | None, current: ScoreResult, threshold: int
-) -> bool:
+def is_upward_crossing(previous: ScoreResult | None, current: ScoreResult, threshold: int) -> bool:
     """Return True when `current` is at or above `threshold` and `previous` was not.
 
     A first score at or above the threshold counts (a new hot lead), and so
@@ -110,8 +108,10 @@ def digest_due_at(
     if hours:
         # The cap is reached during the day: the digest waits for the next
         # opening, which is later today when the spa has not opened yet.
-        return next_opening(now, hours, zone) if not is_open(now, hours, zone) else (
-            next_opening(midnight, hours, zone)
+        return (
+            next_opening(now, hours, zone)
+            if not is_open(now, hours, zone)
+            else (next_opening(midnight, hours, zone))
         )
     return midnight
 

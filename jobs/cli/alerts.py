@@ -100,8 +100,9 @@ def test_alerts(
     account_key = account or "sample"
     if "crm" in names and contact is not None:
         account_key, connectors = _crm_connectors(console, settings, account)
-    results = run_channel_test(alert_settings, connectors, account_key=account_key,
-                               contact_id=contact)
+    results = run_channel_test(
+        alert_settings, connectors, account_key=account_key, contact_id=contact
+    )
 
     table = Table(title="Test alert", show_lines=False)
     table.add_column("Channel")
@@ -138,9 +139,11 @@ def run_channel_test(
     results: list[ChannelTestResult] = []
     for channel in build_channels(settings, connectors_by_account):
         if channel.name == "crm" and contact_id is None:
-            results.append(ChannelTestResult(
-                "crm", "skipped", "pass --contact ID to create a test task on a real contact"
-            ))
+            results.append(
+                ChannelTestResult(
+                    "crm", "skipped", "pass --contact ID to create a test task on a real contact"
+                )
+            )
             continue
         try:
             receipt = channel.send(notice, f"{key}-{channel.name}")
@@ -153,10 +156,12 @@ def run_channel_test(
 
 def _with_contact(notice: AlertNotice, contact_id: str) -> AlertNotice:
     lead = notice.leads[0]
-    changed = HotLeadAlert(**{
-        **{name: getattr(lead, name) for name in lead.__slots__},
-        "contact_id": contact_id,
-    })
+    changed = HotLeadAlert(
+        **{
+            **{name: getattr(lead, name) for name in lead.__slots__},
+            "contact_id": contact_id,
+        }
+    )
     return AlertNotice(notice.alert_id, notice.account, (changed,), notice.alert_ids)
 
 

@@ -77,7 +77,10 @@ def make_settings(**overrides) -> AlertSettings:
     # The sample contacts inquired on 2 March 2026; tests at later dates must
     # not hit the new-lead age limit unless they set it.
     values = {
-        "channels": "webhook", "daily_cap": 0, "business_hours": "", "new_lead_max_age_hours": 0,
+        "channels": "webhook",
+        "daily_cap": 0,
+        "business_hours": "",
+        "new_lead_max_age_hours": 0,
     } | overrides
     return AlertSettings(_env_file=None, **values)
 
@@ -100,8 +103,12 @@ def make_contact(contact_id: str = "101", **details) -> Contact:
     return Contact(lead=lead, **values)
 
 
-def make_score(score: int, contact_id: str = "101", tier: Tier | None = None,
-               disqualified_by: tuple[str, ...] = ()) -> ScoreResult:
+def make_score(
+    score: int,
+    contact_id: str = "101",
+    tier: Tier | None = None,
+    disqualified_by: tuple[str, ...] = (),
+) -> ScoreResult:
     if tier is None and score >= 80:
         tier = Tier.HOT
     elif tier is None and score >= 50:
@@ -115,7 +122,12 @@ def make_score(score: int, contact_id: str = "101", tier: Tier | None = None,
         RuleHit("email_open", "Email opens", Part.INTENT, 5, "2 email opens"),
     )
     return ScoreResult(
-        lead_id=contact_id, score=score, fit=60, intent=70, tier=tier, hits=hits,
+        lead_id=contact_id,
+        score=score,
+        fit=60,
+        intent=70,
+        tier=tier,
+        hits=hits,
         disqualified_by=disqualified_by,
     )
 

@@ -60,8 +60,12 @@ def main() -> None:
     account = "hubspot:1234567"
     channels = build_channels(settings, {account: LoopbackCrm(crm_url)})
     engine = sa.create_engine(database_url)
-    deliver_pending(engine, [DieAfterSend(channel) for channel in channels],
-                    datetime.fromisoformat(now_text), settings)
+    deliver_pending(
+        engine,
+        [DieAfterSend(channel) for channel in channels],
+        datetime.fromisoformat(now_text),
+        settings,
+    )
 
 
 if __name__ == "__main__":

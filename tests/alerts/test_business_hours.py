@@ -24,8 +24,13 @@ def make_settings(receiver):
 def record(engine, model, settings, now, contact_id, score):
     with engine.begin() as conn:
         return record_score_change(
-            conn, account=ACCOUNT, contact=make_contact(contact_id), previous=None,
-            current=make_score(score, contact_id=contact_id), model=model, now=now,
+            conn,
+            account=ACCOUNT,
+            contact=make_contact(contact_id),
+            previous=None,
+            current=make_score(score, contact_id=contact_id),
+            model=model,
+            now=now,
             settings=settings,
         )
 
@@ -48,8 +53,9 @@ def test_weekend_alerts_held_until_monday_opening(
     channels = build_channels(settings, {ACCOUNT: crm})
     arrivals = [("501", 80), ("502", 92), ("503", 85), ("504", 92)]
     for offset, (contact_id, score) in enumerate(arrivals):
-        record(engine, model, settings, saturday_evening + timedelta(minutes=offset),
-               contact_id, score)
+        record(
+            engine, model, settings, saturday_evening + timedelta(minutes=offset), contact_id, score
+        )
     held = {row.channel: row.status for row in delivery_rows(engine) if row.alert_id == 1}
     assert held == {"crm": "pending", "webhook": "held"}
     assert {row.next_attempt_at for row in delivery_rows(engine) if row.channel == "webhook"} == {

@@ -40,9 +40,14 @@ def fill_store(url, model, receiver):
     for contact_id, score in (("101", 90), ("102", 85), ("103", 80)):
         with store.engine.begin() as conn:
             record_score_change(
-                conn, account=ACCOUNT, contact=make_contact(contact_id, name=f"Lead {contact_id}"),
-                previous=None, current=make_score(score, contact_id=contact_id), model=model,
-                now=START, settings=settings,
+                conn,
+                account=ACCOUNT,
+                contact=make_contact(contact_id, name=f"Lead {contact_id}"),
+                previous=None,
+                current=make_score(score, contact_id=contact_id),
+                model=model,
+                now=START,
+                settings=settings,
             )
     channels = build_channels(settings)
     deliver_pending(store.engine, channels, START, settings)  # one per run: 101, the hottest

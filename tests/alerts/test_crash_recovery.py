@@ -31,21 +31,39 @@ def crm_endpoint():
 def run_crashing_worker(database_url: str, settings: dict, now: datetime, crm_url: str):
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, "-m", "tests.alerts.crash_worker", database_url, json.dumps(settings),
-         now.isoformat(), crm_url],
-        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "tests.alerts.crash_worker",
+            database_url,
+            json.dumps(settings),
+            now.isoformat(),
+            crm_url,
+        ],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
 @pytest.mark.parametrize("channel", ["webhook", "crm"], ids=["webhook", "crm-task"])
-def test_killed_worker_redelivers_once_with_same_key(engine, model, receiver, crm_endpoint,
-                                                     channel):
+def test_killed_worker_redelivers_once_with_same_key(
+    engine, model, receiver, crm_endpoint, channel
+):
     values = {"channels": channel, "webhook_url": receiver.url, "lease_seconds": LEASE_SECONDS}
     settings = make_settings(**values)
     with engine.begin() as conn:
         alert_id = record_score_change(
-            conn, account=ACCOUNT, contact=make_contact(), previous=None, current=make_score(90),
-            model=model, now=START, settings=settings,
+            conn,
+            account=ACCOUNT,
+            contact=make_contact(),
+            previous=None,
+            current=make_score(90),
+            model=model,
+            now=START,
+            settings=settings,
         )
 
     database_url = engine.url.render_as_string(hide_password=False)

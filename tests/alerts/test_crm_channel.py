@@ -30,8 +30,13 @@ class TaskCrm:
 def record(engine, model, settings, now=START, contact_id="101", score=88):
     with engine.begin() as conn:
         return record_score_change(
-            conn, account=ACCOUNT, contact=make_contact(contact_id), previous=None,
-            current=make_score(score, contact_id=contact_id), model=model, now=now,
+            conn,
+            account=ACCOUNT,
+            contact=make_contact(contact_id),
+            previous=None,
+            current=make_score(score, contact_id=contact_id),
+            model=model,
+            now=now,
             settings=settings,
         )
 

@@ -39,8 +39,13 @@ def test_hubspot_task_survives_crash_as_one(sqlite_engine, model, hubspot):
     settings = make_settings(channels="crm", lease_seconds=120)
     with sqlite_engine.begin() as conn:
         record_score_change(
-            conn, account=ACCOUNT, contact=make_contact(str(contact_id)), previous=None,
-            current=make_score(90, contact_id=str(contact_id)), model=model, now=START,
+            conn,
+            account=ACCOUNT,
+            contact=make_contact(str(contact_id)),
+            previous=None,
+            current=make_score(90, contact_id=str(contact_id)),
+            model=model,
+            now=START,
             settings=settings,
         )
     channels = build_channels(settings, {ACCOUNT: connector})

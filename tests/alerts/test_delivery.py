@@ -27,8 +27,13 @@ pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiri
 def record_hot_lead(engine, model, settings, now=START, contact_id="101", score=88):
     with engine.begin() as conn:
         return record_score_change(
-            conn, account=ACCOUNT, contact=make_contact(contact_id), previous=None,
-            current=make_score(score, contact_id=contact_id), model=model, now=now,
+            conn,
+            account=ACCOUNT,
+            contact=make_contact(contact_id),
+            previous=None,
+            current=make_score(score, contact_id=contact_id),
+            model=model,
+            now=now,
             settings=settings,
         )
 
@@ -188,9 +193,15 @@ def test_webhook_secrets_never_reach_logs(engine, model, receiver):
 
 def test_several_channels_tracked_separately(engine, model, receiver, smtp_server):
     settings = webhook_settings(
-        receiver, channels="webhook,email", smtp_host="127.0.0.1", smtp_port=smtp_server.port,
-        smtp_security="none", smtp_username="frontdesk", smtp_password="wrong-password",
-        email_from="alerts@spa.example", email_to="desk@spa.example",
+        receiver,
+        channels="webhook,email",
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_server.port,
+        smtp_security="none",
+        smtp_username="frontdesk",
+        smtp_password="wrong-password",
+        email_from="alerts@spa.example",
+        email_to="desk@spa.example",
     )
     record_hot_lead(engine, model, settings)
     deliver_pending(engine, build_channels(settings), START, settings)
@@ -201,9 +212,14 @@ def test_several_channels_tracked_separately(engine, model, receiver, smtp_serve
 
 def test_email_sends_multipart_plain_and_html(engine, model, smtp_server):
     settings = make_settings(
-        channels="email", smtp_host="127.0.0.1", smtp_port=smtp_server.port,
-        smtp_security="none", smtp_username="frontdesk", smtp_password="correct-horse",
-        email_from="alerts@spa.example", email_to="desk@spa.example, owner@spa.example",
+        channels="email",
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_server.port,
+        smtp_security="none",
+        smtp_username="frontdesk",
+        smtp_password="correct-horse",
+        email_from="alerts@spa.example",
+        email_to="desk@spa.example, owner@spa.example",
     )
     alert_id = record_hot_lead(engine, model, settings)
     report = deliver_pending(engine, build_channels(settings), START, settings)
@@ -224,9 +240,14 @@ def test_email_sends_multipart_plain_and_html(engine, model, smtp_server):
 
 def test_smtp_login_failure_names_settings_and_keeps_pending(engine, model, smtp_server):
     settings = make_settings(
-        channels="email", smtp_host="127.0.0.1", smtp_port=smtp_server.port,
-        smtp_security="none", smtp_username="frontdesk", smtp_password="wrong-password",
-        email_from="alerts@spa.example", email_to="desk@spa.example",
+        channels="email",
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_server.port,
+        smtp_security="none",
+        smtp_username="frontdesk",
+        smtp_password="wrong-password",
+        email_from="alerts@spa.example",
+        email_to="desk@spa.example",
     )
     record_hot_lead(engine, model, settings)
     with structlog.testing.capture_logs() as logs:
@@ -252,8 +273,14 @@ def test_missing_email_settings_are_named(engine, model):
 def test_deliveries_go_hottest_first_then_arrival(engine, model, receiver):
     settings = webhook_settings(receiver)
     for offset, (contact_id, score) in enumerate([("1", 80), ("2", 95), ("3", 80), ("4", 90)]):
-        record_hot_lead(engine, model, settings, now=START + timedelta(seconds=offset),
-                        contact_id=contact_id, score=score)
+        record_hot_lead(
+            engine,
+            model,
+            settings,
+            now=START + timedelta(seconds=offset),
+            contact_id=contact_id,
+            score=score,
+        )
     deliver_pending(engine, build_channels(settings), START + timedelta(minutes=1), settings)
     subjects = [request.json()["text"].splitlines()[0] for request in receiver.requests]
     order = [subject.rsplit("score ", 1)[1] for subject in subjects]

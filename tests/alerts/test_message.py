@@ -57,8 +57,15 @@ def test_text_names_lead_contact_treatment_and_reasons():
 
 
 def test_missing_details_say_not_given():
-    alert = lead_alert(name=None, email=None, phone=None, treatment=None, inquired_at=None,
-                       record_url=None, previous_score=None)
+    alert = lead_alert(
+        name=None,
+        email=None,
+        phone=None,
+        treatment=None,
+        inquired_at=None,
+        record_url=None,
+        previous_score=None,
+    )
     text = render_text(single(alert), NEW_YORK)
     assert text.splitlines()[0] == "Hot lead: Contact 101, score 88"
     assert "Phone: not given" in text
@@ -92,10 +99,14 @@ def test_chat_payload_escapes_mrkdwn_control_characters():
 
 
 def test_digest_lists_every_lead_in_given_order():
-    leads = (lead_alert("3", 95, name="Cara"), lead_alert("1", 90, name="Ann"),
-             lead_alert("2", 80, name="Bea"))
-    notice = AlertNotice(alert_id=9, account=ACCOUNT, leads=leads, alert_ids=(3, 1, 2),
-                         is_digest=True)
+    leads = (
+        lead_alert("3", 95, name="Cara"),
+        lead_alert("1", 90, name="Ann"),
+        lead_alert("2", 80, name="Bea"),
+    )
+    notice = AlertNotice(
+        alert_id=9, account=ACCOUNT, leads=leads, alert_ids=(3, 1, 2), is_digest=True
+    )
     assert subject(notice) == "3 more hot leads today (top score 95)"
     text = render_text(notice, NEW_YORK)
     assert text.index("Cara") < text.index("Ann") < text.index("Bea")
@@ -106,8 +117,9 @@ def test_digest_lists_every_lead_in_given_order():
 
 def test_digest_over_block_limit_keeps_text():
     leads = tuple(lead_alert(str(index), 80, name=f"Lead {index}") for index in range(30))
-    notice = AlertNotice(alert_id=9, account=ACCOUNT, leads=leads,
-                         alert_ids=tuple(range(30)), is_digest=True)
+    notice = AlertNotice(
+        alert_id=9, account=ACCOUNT, leads=leads, alert_ids=tuple(range(30)), is_digest=True
+    )
     payload = render_chat_payload(notice, NEW_YORK)
     assert len(payload["blocks"]) == 50
     assert "Lead 29" in payload["text"]
@@ -132,8 +144,11 @@ def test_build_alert_reads_treatment_field_and_latest_form():
     contact = make_contact("55")
     contact = type(contact)(lead=lead, name="Ann", email=None, phone="555-0101")
     alert = build_hot_lead_alert(
-        account=ACCOUNT, contact=contact, previous=make_score(70, "55"),
-        current=make_score(81, "55"), model=ModelStub(treatment_field="service_interest"),
+        account=ACCOUNT,
+        contact=contact,
+        previous=make_score(70, "55"),
+        current=make_score(81, "55"),
+        model=ModelStub(treatment_field="service_interest"),
     )
     assert alert.treatment == "Botox, Lip filler"
     assert alert.inquired_at == latest

@@ -25,8 +25,9 @@ class RecordingChannel:
         return "ok"
 
 
-def score_sequence(engine, model, scores, *, contact_id="101", start=START, step=timedelta(hours=1),
-                   settings=None):
+def score_sequence(
+    engine, model, scores, *, contact_id="101", start=START, step=timedelta(hours=1), settings=None
+):
     """Feed a lead's successive scores through the outbox; return the alert ids (None kept)."""
     settings = settings or make_settings()
     results = []
@@ -37,8 +38,14 @@ def score_sequence(engine, model, scores, *, contact_id="101", start=START, step
         with engine.begin() as conn:
             results.append(
                 record_score_change(
-                    conn, account=ACCOUNT, contact=make_contact(contact_id), previous=previous,
-                    current=current, model=model, now=now, settings=settings,
+                    conn,
+                    account=ACCOUNT,
+                    contact=make_contact(contact_id),
+                    previous=previous,
+                    current=current,
+                    model=model,
+                    now=now,
+                    settings=settings,
                 )
             )
         previous = current
@@ -91,8 +98,14 @@ def test_disqualified_lead_never_alerts(engine, model):
     current = make_score(96, tier=Tier.DISQUALIFIED, disqualified_by=("spam_test_lead",))
     with engine.begin() as conn:
         alert_id = record_score_change(
-            conn, account=ACCOUNT, contact=make_contact(), previous=None, current=current,
-            model=model, now=START, settings=make_settings(),
+            conn,
+            account=ACCOUNT,
+            contact=make_contact(),
+            previous=None,
+            current=current,
+            model=model,
+            now=START,
+            settings=make_settings(),
         )
     assert alert_id is None
     assert alert_rows(engine) == []
@@ -114,8 +127,14 @@ def test_alert_rolls_back_with_sync_transaction(engine, model):
     try:
         with engine.begin() as conn:
             record_score_change(
-                conn, account=ACCOUNT, contact=make_contact(), previous=None,
-                current=make_score(90), model=model, now=START, settings=make_settings(),
+                conn,
+                account=ACCOUNT,
+                contact=make_contact(),
+                previous=None,
+                current=make_score(90),
+                model=model,
+                now=START,
+                settings=make_settings(),
             )
             raise RuntimeError("score write failed")
     except RuntimeError:
@@ -131,7 +150,9 @@ def test_alert_payload_keeps_what_staff_need(engine, model):
     assert payload["email"] == "jane.doe@example.com"
     assert payload["treatment"] == "Botox"
     assert payload["reasons"] == [
-        'timeline "This week" → +30', 'budget "$1,000+" → +20', "pricing page visit → +10"
+        'timeline "This week" → +30',
+        'budget "$1,000+" → +20',
+        "pricing page visit → +10",
     ]
     assert payload["inquired_at"] == "2026-03-02T14:05:00+00:00"
     assert payload["record_url"].endswith("/101")
@@ -149,8 +170,14 @@ def test_daily_cap_sends_rest_in_digest_hottest_first(engine, model):
     settings = make_settings(daily_cap=2, digest_time=time(17, 0))
     scores = {"201": 80, "202": 85, "203": 91, "204": 78, "205": 96}
     for offset, (contact_id, value) in enumerate(scores.items()):
-        score_sequence(engine, model, [value], contact_id=contact_id,
-                       start=START + timedelta(minutes=offset), settings=settings)
+        score_sequence(
+            engine,
+            model,
+            [value],
+            contact_id=contact_id,
+            start=START + timedelta(minutes=offset),
+            settings=settings,
+        )
     rows = alert_rows(engine)
     assert [row.route for row in rows] == ["immediate", "immediate", "digest", "digest", "digest"]
     assert [row.status for row in rows[2:]] == ["held", "held", "held"]
@@ -178,11 +205,13 @@ def test_daily_cap_resets_on_spa_local_day(engine, model):
     settings = make_settings(daily_cap=1)
     # 23:30 in New York on 4 March (04:30 UTC on 5 March), then 00:30 on 5 March.
     late = datetime(2026, 3, 5, 4, 30, tzinfo=UTC)
-    score_sequence(engine, model, [80], contact_id="301", start=late - timedelta(hours=1),
-                   settings=settings)
+    score_sequence(
+        engine, model, [80], contact_id="301", start=late - timedelta(hours=1), settings=settings
+    )
     score_sequence(engine, model, [80], contact_id="302", start=late, settings=settings)
-    score_sequence(engine, model, [80], contact_id="303", start=late + timedelta(hours=1),
-                   settings=settings)
+    score_sequence(
+        engine, model, [80], contact_id="303", start=late + timedelta(hours=1), settings=settings
+    )
     routes = {row.contact_id: (row.local_day, row.route) for row in alert_rows(engine)}
     assert routes == {
         "301": ("2026-03-04", "immediate"),
@@ -206,21 +235,24 @@ def test_capped_lead_without_digest_time_waits_for_midnight(engine, model):
 def test_old_lead_scored_first_time_skipped(engine, model):
     # The sample contact inquired on 2 March at 14:05 UTC; 72 hours later is 5 March 14:05.
     settings = make_settings(new_lead_max_age_hours=72)
-    late = score_sequence(engine, model, [90], start=datetime(2026, 3, 5, 14, 6, tzinfo=UTC),
-                          settings=settings)
+    late = score_sequence(
+        engine, model, [90], start=datetime(2026, 3, 5, 14, 6, tzinfo=UTC), settings=settings
+    )
     assert late == [None]
     assert alert_rows(engine) == []
 
 
 def test_recent_lead_scored_first_time_alerts(engine, model):
     settings = make_settings(new_lead_max_age_hours=72)
-    ids = score_sequence(engine, model, [90], start=datetime(2026, 3, 5, 14, 4, tzinfo=UTC),
-                         settings=settings)
+    ids = score_sequence(
+        engine, model, [90], start=datetime(2026, 3, 5, 14, 4, tzinfo=UTC), settings=settings
+    )
     assert ids[0] is not None
 
 
 def test_age_limit_ignores_rise_of_known_lead(engine, model):
     settings = make_settings(new_lead_max_age_hours=72)
-    ids = score_sequence(engine, model, [60, 90], start=datetime(2026, 4, 1, tzinfo=UTC),
-                         settings=settings)
+    ids = score_sequence(
+        engine, model, [60, 90], start=datetime(2026, 4, 1, tzinfo=UTC), settings=settings
+    )
     assert [alert_id is not None for alert_id in ids] == [False, True]

@@ -56,8 +56,14 @@ def test_alerts_match_rules_for_any_history(history):
         current = make_score(score)
         with engine.begin() as conn:
             alert_id = record_score_change(
-                conn, account=ACCOUNT, contact=make_contact(), previous=previous,
-                current=current, model=model, now=now, settings=alert_settings,
+                conn,
+                account=ACCOUNT,
+                contact=make_contact(),
+                previous=previous,
+                current=current,
+                model=model,
+                now=now,
+                settings=alert_settings,
             )
         if alert_id is not None:
             alerted.append(index)

@@ -82,7 +82,9 @@ def _build_webhook(settings: AlertSettings) -> WebhookChannel:
     check_webhook_url(url)
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     return WebhookChannel(
-        url, zone=settings.zone, secret=secret or None,
+        url,
+        zone=settings.zone,
+        secret=secret or None,
         timeout_seconds=settings.webhook_timeout_seconds,
     )
 

@@ -66,7 +66,9 @@ class EmailChannel:
     def send(self, notice: AlertNotice, idempotency_key: str) -> str:
         if not self._recipients:
             raise ChannelError(
-                self.name, "no recipients are configured", setting="LEADSCORE_ALERT_EMAIL_TO",
+                self.name,
+                "no recipients are configured",
+                setting="LEADSCORE_ALERT_EMAIL_TO",
                 retryable=False,
             )
         message = self.build_message(notice, idempotency_key)
@@ -111,7 +113,8 @@ class EmailChannel:
             ) from exc
         except TimeoutError as exc:
             raise ChannelError(
-                self.name, f"connecting to {server} timed out after {self._timeout:g} s",
+                self.name,
+                f"connecting to {server} timed out after {self._timeout:g} s",
                 setting=HOST_SETTINGS,
             ) from exc
         except OSError as exc:
@@ -128,9 +131,7 @@ class EmailChannel:
     def _connect(self) -> smtplib.SMTP:
         context = self._ssl_context or ssl.create_default_context()
         if self._security is SmtpSecurity.SSL:
-            return smtplib.SMTP_SSL(
-                self._host, self._port, timeout=self._timeout, context=context
-            )
+            return smtplib.SMTP_SSL(self._host, self._port, timeout=self._timeout, context=context)
         client = smtplib.SMTP(self._host, self._port, timeout=self._timeout)
         try:
             if self._security is SmtpSecurity.STARTTLS:

@@ -117,9 +117,7 @@ class WebhookChannel:
                 self.name, f"POST to {target} timed out after {self._timeout:g} s"
             ) from exc
         except requests.exceptions.RequestException as exc:
-            raise ChannelError(
-                self.name, f"POST to {target} failed: {type(exc).__name__}"
-            ) from exc
+            raise ChannelError(self.name, f"POST to {target} failed: {type(exc).__name__}") from exc
         if response.status_code >= 400:
             retryable = response.status_code == 429 or response.status_code >= 500
             hint = None if retryable else URL_SETTING
