@@ -6,6 +6,9 @@ explicit `misfire_grace_time`, and logs its own failure once. Jobs that touch
 an account take that account's lock, so the sync, the rescore and webhook
 processing never score the same contact at the same time.
 
+One daemon runs per heartbeat file: `start()` takes an exclusive lock on a
+file next to it, so a second `leadscore run` with the same settings exits 1.
+
 SIGTERM or SIGINT sets the stop event: a running cycle ends after its
 current page (keeping its cursor), the scheduler waits for running jobs, the
 webhook receiver stops, and `run()` returns 0.
@@ -13,12 +16,15 @@ webhook receiver stops, and `run()` returns 0.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import structlog
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -39,8 +45,40 @@ WEBHOOK_JOB_ID = "webhook_queue"
 
 # Jobs run on their own threads; five covers one of each kind at once.
 EXECUTOR_THREADS = 5
-# Seconds `stop()` waits for the webhook receiver to shut down.
-SERVICE_STOP_TIMEOUT_SECONDS = 10
+
+
+class DaemonAlreadyRunning(RuntimeError):
+    """Another `leadscore run` holds the instance lock of the same heartbeat file."""
+
+
+def instance_lock_path(settings: Any) -> Path:
+    """Return the lock file of a daemon: next to its heartbeat file."""
+    heartbeat = Path(settings.heartbeat_file)
+    return heartbeat.with_name(heartbeat.name + ".lock")
+
+
+def acquire_instance_lock(path: Path) -> IO[str]:
+    """Lock `path` exclusively for this process; the lock ends when the file is closed.
+
+    NOTE: the lock is a local file lock, so it keeps a second daemon off the
+    same machine (or container volume) only. Two hosts sharing one PostgreSQL
+    store are not detected.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise DaemonAlreadyRunning(
+            f"another leadscore run holds {path}: stop it first, or give this one its own "
+            "LEADSCORE_HEARTBEAT_FILE and state store"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
 
 
 class Daemon:
@@ -65,6 +103,7 @@ class Daemon:
             ctx.account: threading.Lock() for ctx in runtime.contexts
         }
         self._channels: list[Any] | None = None
+        self._lock_file: IO[str] | None = None
         self.cycles = 0
 
     # -- jobs -----------------------------------------------------------------
@@ -238,6 +277,11 @@ class Daemon:
             )
 
     def start(self) -> None:
+        """Take the instance lock, start the webhook receiver and the scheduler.
+
+        Raises `DaemonAlreadyRunning` when another daemon holds the lock.
+        """
+        self._lock_file = acquire_instance_lock(instance_lock_path(self.settings))
         self._build_webhook_service()
         self.schedule()
         if self.webhook_service is not None:
@@ -258,6 +302,9 @@ class Daemon:
         if self.webhook_service is not None:
             self.webhook_service.stop()
         self.runtime.close()
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing the file releases the lock
+            self._lock_file = None
         log.info("daemon_stopped", cycles=self.cycles)
 
     def run(self) -> int:
@@ -271,7 +318,11 @@ class Daemon:
             sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)
         }
         try:
-            self.start()
+            try:
+                self.start()
+            except DaemonAlreadyRunning as exc:
+                log.error("daemon_already_running", error=str(exc))
+                return 1
             while not self.stop_event.wait(timeout=1.0):
                 pass
         finally:

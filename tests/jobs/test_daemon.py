@@ -183,3 +183,20 @@ def test_webhook_contact_scored_between_cycles(store, tmp_path):
     assert "w1" in crm.fetch_calls
     assert health.status_code == 200
     assert health.json()["heartbeat"]["ok"] is True
+
+
+def test_second_daemon_with_same_heartbeat_exits(store, tmp_path):
+    first = make_daemon(store, tmp_path, {"hubspot:1234": FakeCrm()})
+    second = make_daemon(store, tmp_path, {"hubspot:1234": FakeCrm()})
+
+    first.start()
+    try:
+        code = second.run()
+    finally:
+        first.stop()
+    third = make_daemon(store, tmp_path, {"hubspot:1234": FakeCrm()})
+    third.start()
+    third.stop()
+
+    assert code == 1
+    assert (tmp_path / "heartbeat.lock").read_text().strip().isdigit()
