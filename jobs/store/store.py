@@ -410,8 +410,8 @@ class Store:
     ) -> None:
         """Store many leads' facts, details and CRM modification times in one statement.
 
-        `items` holds `(lead, details, crm_modified_at)` tuples; the same as
-        `save_facts` for each, with one round trip for all of them.
+        Each item is a `(lead, details, crm_modified_at)` tuple. The effect is
+        that of `save_facts` for each, with one round trip for all of them.
         """
         if not items:
             return
@@ -479,10 +479,10 @@ class Store:
         *,
         now: datetime,
     ) -> None:
-        """Record score values the CRM now holds, for many leads in one statement.
+        """Record the score values just written to the CRM, for many leads in one statement.
 
-        `entries` holds `(result, reasons, written_modified_at)` tuples; the
-        same as `save_score(..., written=True)` for each.
+        Each entry is a `(result, reasons, written_modified_at)` tuple. The
+        effect is that of `save_score(..., written=True)` for each.
         """
         if not entries:
             return

@@ -163,7 +163,7 @@ def test_webhook_contact_scored_between_cycles(store, tmp_path):
     try:
         assert wait_for((tmp_path / "heartbeat").exists, timeout=10)
         assert crm.records["w1"].written.tier is Tier.WARM
-        # The lead opens emails; only the webhook tells the worker before the next cycle.
+        # The lead opens emails, and only the webhook reports it before the next cycle.
         opens = Activity(ActivityKind.EMAIL_OPEN, count=3, last_at=crm.clock)
         crm.add_activity("w1", opens)
         url = daemon.webhook_service.url
