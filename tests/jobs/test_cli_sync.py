@@ -76,10 +76,10 @@ def test_setup_creates_fields_then_finds_them(env, fake):
     second = invoke(env, "setup")
 
     assert first.exit_code == 0, first.output
-    assert "created" in first.output
+    assert "+ created property leadscore_score" in first.output
     assert "leadscore_score" in fake.properties
     assert second.exit_code == 0, second.output
-    assert "created" not in second.output
+    assert "+ created" not in second.output
 
 
 def test_doctor_passes_with_good_settings(env):
@@ -193,3 +193,12 @@ def test_run_syncs_beats_and_stops_on_sigterm(env, fake, tmp_path):
     assert cycle["written"] == 5
     assert cycle["account"] == f"hubspot:{PORTAL}"
     assert DEFAULT_TOKEN not in stderr
+
+
+def test_setup_check_only_creates_nothing(env, fake):
+    result = invoke(env, "setup", "--check-only")
+
+    assert result.exit_code == 1
+    assert "leadscore is missing" in result.output
+    assert "+ created" not in result.output
+    assert "leadscore_score" not in fake.properties

@@ -15,6 +15,7 @@ from jobs.sync import (
     SyncContext,
     merge_activities,
     process_contacts,
+    pull_outcomes,
     rescore_stored,
     run_cycle,
 )
@@ -367,3 +368,23 @@ def test_crm_already_holding_score_not_rewritten(ctx, crm):
 
     assert report.stats.written == 0
     assert len(crm.write_calls) == calls
+
+
+def test_outcomes_stored_once_and_cursor_moves(ctx, crm):
+    from connectors.base import Outcome, OutcomeKind
+
+    booked = Outcome("h1", OutcomeKind.BOOKED, START, "appointment:booked", "apt-1")
+    crm.outcomes = [booked]
+
+    first = pull_outcomes(ctx, clock=lambda: START + timedelta(hours=1))
+    crm.outcomes = [booked, Outcome("c1", OutcomeKind.WON, START + timedelta(hours=2), "deal")]
+    second = pull_outcomes(ctx, clock=lambda: START + timedelta(hours=3))
+    with ctx.store.begin() as conn:
+        rows = ctx.store.outcomes(conn, ACCOUNT)
+        cursor = ctx.store.get_cursor(conn, ACCOUNT)
+
+    assert first == 1
+    # The second pull asks from the first pull's time, so only the new outcome comes.
+    assert second == 1
+    assert [row.contact_id for row in rows] == ["h1", "c1"]
+    assert cursor.outcomes_cursor_at == START + timedelta(hours=3)
