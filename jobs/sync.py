@@ -235,6 +235,10 @@ def _written_matches(
         # A field the connector could not read (None) is not evidence either way.
         if any(held is not None and held != wanted for held, wanted in crm_values):
             return False
+        # NOTE: an empty score field after the worker's own write is not written
+        # again, because a CRM that silently dropped the value would otherwise be
+        # written every cycle. A value staff cleared by hand comes back only when
+        # the score changes.
         if written.score is None:
             written = None
     if stored is None or stored.written_at is None:
