@@ -486,6 +486,10 @@ def _move_stage(ctx: SyncContext, planned: PlannedContact, now: datetime) -> tup
         with ctx.store.begin() as conn:
             _record_failure(ctx, conn, contact_id, "stage", str(exc), now)
         return False, True
+    if outcome.action is StageAction.NOT_CONFIGURED:
+        # Nothing is recorded, so configuring a pipeline later moves every lead
+        # the next time it is processed (the connector answers without a call).
+        return False, False
     with ctx.store.begin() as conn:
         ctx.store.save_stage(conn, ctx.account, contact_id, stage=outcome.stage, tier=tier, now=now)
     if outcome.action is StageAction.KEPT_STAFF_STAGE:

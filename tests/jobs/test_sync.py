@@ -388,3 +388,19 @@ def test_outcomes_stored_once_and_cursor_moves(ctx, crm):
     assert second == 1
     assert [row.contact_id for row in rows] == ["h1", "c1"]
     assert cursor.outcomes_cursor_at == START + timedelta(hours=3)
+
+
+def test_pipeline_configured_later_moves_stored_leads(ctx, crm):
+    from connectors.base import StageAction, StageResult
+
+    crm.upsert(hot_lead())
+    configured = crm.move_stage
+    crm.move_stage = lambda contact, tier: StageResult(contact.id, StageAction.NOT_CONFIGURED)
+    run_cycle(ctx, clock=clock_at(crm))
+    assert crm.records["h1"].stage is None
+
+    crm.move_stage = configured
+    stats = rescore_stored(ctx, clock=clock_at(crm))
+
+    assert stats.moved == 1
+    assert crm.records["h1"].stage == "stage-hot"
