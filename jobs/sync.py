@@ -626,16 +626,18 @@ def rescore_stored(ctx: SyncContext, *, clock: Clock = utc_now) -> CycleStats:
     started = monotonic_time.monotonic()
     now = clock()
     stats = CycleStats()
-    batches: list[list[StoredLead]] = []
-    with ctx.store.begin() as conn:
-        batches = list(ctx.store.iter_leads(conn, ctx.account, batch_size=ctx.write_batch_size))
-    for batch in batches:
-        if ctx.stop.is_set():
+    after = ""
+    # Each batch is read in its own short transaction, so memory stays at one
+    # batch and no transaction is open during CRM writes.
+    while not ctx.stop.is_set():
+        with ctx.store.begin() as conn:
+            batch = ctx.store.lead_batch(conn, ctx.account, after=after, limit=ctx.write_batch_size)
+        if not batch:
             break
+        after = batch[-1].contact_id
         stats.pages += 1
-        stats.add(
-            process_contacts(ctx, [contact_from_store(s) for s in batch], now, trigger="rescore")
-        )
+        contacts = [contact_from_store(stored) for stored in batch]
+        stats.add(process_contacts(ctx, contacts, now, trigger="rescore"))
     log.info(
         "rescore_finished",
         scored=stats.scored,

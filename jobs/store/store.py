@@ -348,23 +348,27 @@ class Store:
                 found[row.contact_id] = self._stored_lead(row)
         return found
 
+    def lead_batch(
+        self, conn: sa.Connection, account: str, *, after: str = "", limit: int = 500
+    ) -> list[StoredLead]:
+        """Return up to `limit` stored leads with contact ids after `after`, in id order."""
+        table = schema.leads
+        rows = conn.execute(
+            sa.select(table)
+            .where(table.c.account == account, table.c.contact_id > after)
+            .order_by(table.c.contact_id)
+            .limit(limit)
+        ).all()
+        return [self._stored_lead(row) for row in rows]
+
     def iter_leads(
         self, conn: sa.Connection, account: str, *, batch_size: int = 500
     ) -> Iterator[list[StoredLead]]:
         """Yield every stored lead of the account in batches, ordered by contact id."""
-        table = schema.leads
         after = ""
-        while True:
-            rows = conn.execute(
-                sa.select(table)
-                .where(table.c.account == account, table.c.contact_id > after)
-                .order_by(table.c.contact_id)
-                .limit(batch_size)
-            ).all()
-            if not rows:
-                return
-            yield [self._stored_lead(row) for row in rows]
-            after = rows[-1].contact_id
+        while batch := self.lead_batch(conn, account, after=after, limit=batch_size):
+            yield batch
+            after = batch[-1].contact_id
 
     def count_leads(self, conn: sa.Connection, account: str) -> int:
         table = schema.leads
