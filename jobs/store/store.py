@@ -41,6 +41,8 @@ TABLE_MODULES: dict[str, str] = {
 }
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
+# An unreachable PostgreSQL server fails `doctor` and start-up after this long.
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +196,11 @@ class Store:
             engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
             _configure_sqlite(engine)
         else:
-            engine = sa.create_engine(parsed, pool_pre_ping=True)
+            engine = sa.create_engine(
+                parsed,
+                pool_pre_ping=True,
+                connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS},
+            )
         versions = migrate(engine, _component_migrations())
         log.info(
             "store_opened",
