@@ -202,3 +202,18 @@ def test_setup_check_only_creates_nothing(env, fake):
     assert "leadscore is missing" in result.output
     assert "+ created" not in result.output
     assert "leadscore_score" not in fake.properties
+
+
+def test_doctor_reports_unreachable_store(env):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    url = f"postgresql://leadscore@127.0.0.1:{closed_port}/leadscore"
+
+    result = invoke({**env, "LEADSCORE_DATABASE_URL": url}, "doctor")
+
+    assert result.exit_code == 1
+    assert "✗ state store" in result.output
+    assert "LEADSCORE_DATABASE_URL" in result.output
