@@ -488,7 +488,7 @@ def _move_stage(ctx: SyncContext, planned: PlannedContact, now: datetime) -> tup
         return False, True
     if outcome.action is StageAction.NOT_CONFIGURED:
         # Nothing is recorded, so configuring a pipeline later moves every lead
-        # the next time it is processed (the connector answers without a call).
+        # the next time it is processed (the connector returns without a call).
         return False, False
     with ctx.store.begin() as conn:
         ctx.store.save_stage(conn, ctx.account, contact_id, stage=outcome.stage, tier=tier, now=now)
