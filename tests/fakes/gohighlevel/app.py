@@ -18,11 +18,9 @@ import contextlib
 import copy
 import json
 import re
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
@@ -37,6 +35,7 @@ from tests.fakes.gohighlevel.state import (
     Location,
     iso,
 )
+from tests.fakes.loopback import LoopbackReply, serve_on_loopback
 
 DEFAULT_BASE_URL = "https://services.leadconnectorhq.com"
 CONTACTS_VERSION = "2021-07-28"
@@ -331,37 +330,15 @@ class FakeGoHighLevel:
     @contextlib.contextmanager
     def serve(self) -> Iterator[str]:
         """Serve this fake on 127.0.0.1 on a free port; yield its base URL."""
-        fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                url = f"http://127.0.0.1{self.path}"
-                response = fake.handle(FakeRequest(self.command, url, dict(self.headers), body))
-                payload = response.encoded()
-                self.send_response(response.status)
-                for key, value in response.headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+        def respond(method: str, url: str, headers: dict[str, str], body: bytes) -> LoopbackReply:
+            response = self.handle(FakeRequest(method, url, headers, body))
+            return LoopbackReply(
+                response.status, response.headers, response.encoded(), "application/json"
+            )
 
-            do_GET = do_POST = do_PUT = do_DELETE = _answer
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}"
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
+        with serve_on_loopback(respond, ("GET", "POST", "PUT", "DELETE")) as base_url:
+            yield base_url
 
     def _responses_callback(self, prepared: requests.PreparedRequest) -> tuple[int, dict, str]:
         body = prepared.body or b""

@@ -38,7 +38,6 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -47,6 +46,7 @@ import requests
 import responses
 
 from tests.fakes.hubspot.spec import hubspot_validator
+from tests.fakes.loopback import LoopbackReply, serve_on_loopback
 from tests.fakes.openapi import problems_response_body
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -359,44 +359,21 @@ class FakeHubSpot:
     @contextlib.contextmanager
     def serve(self) -> Iterator[str]:
         """Serve the fake over HTTP on 127.0.0.1 and yield its base URL."""
-        fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                data = self.rfile.read(length) if length else None
-                url = f"http://127.0.0.1{self.path}"
-                prepared = requests.Request(
-                    self.command, url, headers=dict(self.headers.items()), data=data
-                ).prepare()
-                status, headers, body = fake.handle(prepared)
-                if isinstance(body, Exception):
-                    # Over HTTP a scripted exception becomes a dropped connection.
-                    self.close_connection = True
-                    return
-                payload = json.dumps(body).encode() if body is not None else b""
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Type", "application/json;charset=utf-8")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+        def respond(
+            method: str, url: str, headers: dict[str, str], body: bytes
+        ) -> LoopbackReply | None:
+            prepared = requests.Request(method, url, headers=headers, data=body or None).prepare()
+            status, reply_headers, reply_body = self.handle(prepared)
+            if isinstance(reply_body, Exception):
+                # Over HTTP a scripted exception becomes a dropped connection.
+                return None
+            payload = json.dumps(reply_body).encode() if reply_body is not None else b""
+            return LoopbackReply(status, reply_headers, payload, "application/json;charset=utf-8")
 
-            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}"
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
+        methods = ("GET", "POST", "PATCH", "PUT", "DELETE")
+        with serve_on_loopback(respond, methods) as base_url:
+            yield base_url
 
     # -- request handling -----------------------------------------------------
 
