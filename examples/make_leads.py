@@ -22,6 +22,7 @@ import io
 import random
 import string
 import sys
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -297,38 +298,63 @@ def build_rows(seed: int = SEED, count: int = LEAD_COUNT) -> list[dict[str, str]
     return rows
 
 
-def render(rows: list[dict[str, str]]) -> bytes:
+def render(rows: list[dict[str, str]], header: Sequence[str] = HEADER) -> bytes:
     """Return the CSV bytes: UTF-8 with a byte order mark, CRLF, every cell quoted."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
-    writer.writerow(HEADER)
+    writer.writerow(header)
     for row in rows:
-        writer.writerow([row[name] for name in HEADER])
+        writer.writerow([row[name] for name in header])
     return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", type=Path, default=OUTPUT, help="CSV file to write.")
-    parser.add_argument("--count", type=int, default=LEAD_COUNT, help="Number of leads.")
-    parser.add_argument("--seed", type=int, default=SEED, help="Random seed.")
+def write_or_check(
+    argv: list[str] | None,
+    *,
+    description: str,
+    script: str,
+    output: Path,
+    seed: int,
+    count: int,
+    make_csv: Callable[[int, int], bytes],
+) -> int:
+    """Write the CSV that `make_csv(seed, count)` returns, or with `--check` compare it.
+
+    Shared by the example generators, so `--output`, `--count`, `--seed` and
+    `--check` work the same in each. Returns the exit status: 1 when `--check`
+    finds the file out of date, else 0.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--output", type=Path, default=output, help="CSV file to write.")
+    parser.add_argument("--count", type=int, default=count, help="Number of leads.")
+    parser.add_argument("--seed", type=int, default=seed, help="Random seed.")
     parser.add_argument(
         "--check", action="store_true", help="Exit 1 if the output file differs; write nothing."
     )
     args = parser.parse_args(argv)
-    data = render(build_rows(args.seed, args.count))
+    data = make_csv(args.seed, args.count)
     if args.check:
         current = args.output.read_bytes() if args.output.exists() else b""
         if current != data:
-            print(
-                f"{args.output} is out of date; run python examples/make_leads.py", file=sys.stderr
-            )
+            print(f"{args.output} is out of date; run python {script}", file=sys.stderr)
             return 1
         return 0
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_bytes(data)
     print(f"wrote {args.count} leads to {args.output}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return write_or_check(
+        argv,
+        description=__doc__.splitlines()[0],
+        script="examples/make_leads.py",
+        output=OUTPUT,
+        seed=SEED,
+        count=LEAD_COUNT,
+        make_csv=lambda seed, count: render(build_rows(seed, count)),
+    )
 
 
 if __name__ == "__main__":

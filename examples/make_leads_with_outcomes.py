@@ -16,7 +16,6 @@ script whenever that one changes:
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import math
 import random
@@ -89,37 +88,19 @@ def build_rows(seed: int = SEED, count: int = LEAD_COUNT) -> list[dict[str, str]
 def render(rows: list[dict[str, str]]) -> bytes:
     """Return the CSV bytes in the same export shape as `examples/leads.csv`."""
     maker = _load_lead_maker()
-    header = (*maker.HEADER, OUTCOME_COLUMN)
-    maker_header = maker.HEADER
-    try:
-        maker.HEADER = header
-        return maker.render(rows)
-    finally:
-        maker.HEADER = maker_header
+    return maker.render(rows, (*maker.HEADER, OUTCOME_COLUMN))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", type=Path, default=OUTPUT, help="CSV file to write.")
-    parser.add_argument("--count", type=int, default=LEAD_COUNT, help="Number of leads.")
-    parser.add_argument("--seed", type=int, default=SEED, help="Random seed.")
-    parser.add_argument(
-        "--check", action="store_true", help="Exit 1 if the output file differs; write nothing."
+    return _load_lead_maker().write_or_check(
+        argv,
+        description=__doc__.splitlines()[0],
+        script="examples/make_leads_with_outcomes.py",
+        output=OUTPUT,
+        seed=SEED,
+        count=LEAD_COUNT,
+        make_csv=lambda seed, count: render(build_rows(seed, count)),
     )
-    args = parser.parse_args(argv)
-    data = render(build_rows(args.seed, args.count))
-    if args.check:
-        current = args.output.read_bytes() if args.output.exists() else b""
-        if current != data:
-            print(
-                f"{args.output} is out of date; run python examples/make_leads_with_outcomes.py",
-                file=sys.stderr,
-            )
-            return 1
-        return 0
-    args.output.write_bytes(data)
-    print(f"wrote {args.count} leads to {args.output}")
-    return 0
 
 
 if __name__ == "__main__":
