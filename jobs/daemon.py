@@ -6,6 +6,11 @@ explicit `misfire_grace_time`, and logs its own failure once. Jobs that touch
 an account take that account's lock, so the sync, the rescore and webhook
 processing never score the same contact at the same time.
 
+The alert outbox and the webhook drain also run on demand: any job that
+records an alert wakes the outbox, and the webhook receiver wakes the drain
+after queueing a contact. So a hot lead's alert leaves as soon as its score is
+stored, and the outbox interval is only the safety net for retries and digests.
+
 One daemon runs per heartbeat file: `start()` takes an exclusive lock on a
 file next to it, so a second `leadscore run` with the same settings exits 1.
 
@@ -34,6 +39,7 @@ from jobs.accounts import Runtime
 from jobs.health import read_health, write_heartbeat
 from jobs.logging import bind_job
 from jobs.sync import SyncContext, process_contacts, pull_outcomes, rescore_stored, run_cycle
+from jobs.wake import WakeableJob
 
 log = structlog.get_logger(__name__)
 
@@ -105,6 +111,14 @@ class Daemon:
         self._channels: list[Any] | None = None
         self._lock_file: IO[str] | None = None
         self.cycles = 0
+        self.outbox_job = WakeableJob(
+            self.scheduler, OUTBOX_JOB_ID, self.deliver_outbox, stop=self.stop_event
+        )
+        self.webhook_job = WakeableJob(
+            self.scheduler, WEBHOOK_JOB_ID, self.drain_webhooks, stop=self.stop_event
+        )
+        for ctx in runtime.contexts:
+            ctx.on_alerts_recorded = self._wake_outbox
 
     # -- jobs -----------------------------------------------------------------
 
@@ -166,12 +180,10 @@ class Daemon:
             try:
                 if self._channels is None:
                     self._channels = build_channels(alerts, self.runtime.connectors)
-                report = deliver_pending(self.runtime.store, self._channels, self.clock(), alerts)
+                # `deliver_pending` logs `alert_outbox_delivered` with the counts itself.
+                deliver_pending(self.runtime.store, self._channels, self.clock(), alerts)
             except Exception:
-                log.exception("alert_delivery_failed")
-                return
-            if report.results:
-                log.info("alert_outbox_delivered", sent=report.sent, retrying=report.retrying)
+                log.exception("alert_outbox_job_failed")
 
     def drain_webhooks(self) -> None:
         """Score the contacts the webhook receiver queued (the drain fetches them by id)."""
@@ -189,11 +201,15 @@ class Daemon:
 
     def _wake_webhook_job(self) -> None:
         """Run the drain job now (the receiver calls this after queueing a contact)."""
-        if self.scheduler.running and not self.stop_event.is_set():
-            try:
-                self.scheduler.modify_job(WEBHOOK_JOB_ID, next_run_time=datetime.now(UTC))
-            except LookupError:
-                log.debug("webhook_job_missing")
+        self.webhook_job.wake()
+
+    def _wake_outbox(self, alerts: int) -> None:
+        """Run the alert outbox now (a job calls this after it stored `alerts` new alerts)."""
+        alert_settings = self.settings.alerts
+        if alert_settings is None or not alert_settings.enabled:
+            return
+        log.debug("alert_outbox_woken", alerts=alerts)
+        self.outbox_job.wake()
 
     def health_report(self) -> Any:
         """Return the heartbeat's health in the shape the webhook receiver's /healthz takes."""
@@ -251,7 +267,7 @@ class Daemon:
             **common,
         )
         self.scheduler.add_job(
-            self.deliver_outbox,
+            self.outbox_job.run,
             "interval",
             seconds=settings.outbox_interval_seconds,
             id=OUTBOX_JOB_ID,
@@ -268,7 +284,7 @@ class Daemon:
         )
         if self._webhook_drain is not None:
             self.scheduler.add_job(
-                self.drain_webhooks,
+                self.webhook_job.run,
                 "interval",
                 seconds=settings.webhook_drain_interval_seconds,
                 id=WEBHOOK_JOB_ID,

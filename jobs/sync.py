@@ -86,6 +86,9 @@ class SyncContext:
     write_batch_size: int = 100
     rate_limit_pause_seconds: float = 60.0
     record_alert: AlertRecorder | None = None
+    # Called with the count after a transaction that recorded alerts commits; the
+    # daemon uses it to run the alert outbox at once.
+    on_alerts_recorded: Callable[[int], None] | None = None
     # Set by the daemon on SIGTERM: a cycle stops between pages and keeps its cursor.
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -403,6 +406,8 @@ def apply_plan(ctx: SyncContext, plan: Plan, now: datetime, *, trigger: str) -> 
         for contact_id, (stage, reason) in plan.failures.items():
             _record_failure(ctx, conn, contact_id, stage, reason, now)
     stats.errors += len(plan.failures)
+    if stats.alerted and ctx.on_alerts_recorded is not None:
+        ctx.on_alerts_recorded(stats.alerted)
 
     # 2. Score writes, in the CRM's batch size.
     to_write = [planned for planned in plan.contacts if planned.needs_write]

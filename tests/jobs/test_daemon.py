@@ -200,3 +200,73 @@ def test_second_daemon_with_same_heartbeat_exits(store, tmp_path):
 
     assert code == 1
     assert (tmp_path / "heartbeat.lock").read_text().strip().isdigit()
+
+
+@pytest.mark.slow
+def test_webhook_alert_sent_before_outbox_interval(tmp_path):
+    from tests.webhooks.e2e import running_worker
+
+    # The outbox and the drain run hourly on their timers, so only wake-ups can be this fast.
+    with running_worker(
+        tmp_path, outbox_interval_seconds=3600, drain_interval_seconds=3600
+    ) as worker:
+        contact_id = worker.add_hot_lead("Wakehot")
+        sent_at = time.monotonic()
+        response = worker.send_contact_webhook(contact_id)
+        alerted_at = worker.wait_for_alert("Wakehot", timeout=10)
+
+    assert response.status_code == 200
+    assert alerted_at is not None
+    assert alerted_at - sent_at < 5
+
+
+@pytest.mark.slow
+def test_sync_alert_sent_before_outbox_interval(tmp_path):
+    from tests.webhooks.e2e import running_worker
+
+    with running_worker(
+        tmp_path, webhooks=False, sync_interval_seconds=3600, outbox_interval_seconds=3600
+    ) as worker:
+        worker.add_hot_lead("Synchot")
+        synced_at = time.monotonic()
+        worker.daemon.sync_all()
+        alerted_at = worker.wait_for_alert("Synchot", timeout=10)
+        wakeups = worker.daemon.outbox_job.wakeups
+
+    assert alerted_at is not None
+    assert alerted_at - synced_at < 5
+    assert wakeups >= 1
+
+
+def test_sync_without_alerts_leaves_outbox_asleep(store, tmp_path):
+    crm = FakeCrm()
+    crm.upsert(Lead(id="a", answers={"timeline": "This week"}))
+    daemon = make_daemon(store, tmp_path, {"hubspot:1234": crm})
+
+    daemon.sync_all()
+
+    assert crm.records["a"].written is not None
+    assert daemon.outbox_job.wakeups == 0
+
+
+def test_outbox_job_crash_logged_under_own_name(store, tmp_path, monkeypatch):
+    from structlog.testing import capture_logs
+
+    import jobs.alerts
+    from jobs.alerts.settings import AlertSettings
+
+    def failing_delivery(*args, **kwargs):
+        raise RuntimeError("store unavailable")
+
+    daemon = make_daemon(store, tmp_path, {"hubspot:1234": FakeCrm()})
+    daemon.settings.alerts = AlertSettings(
+        _env_file=None, channels="webhook", webhook_url="http://127.0.0.1:9/hook"
+    )
+    monkeypatch.setattr(jobs.alerts, "deliver_pending", failing_delivery)
+
+    with capture_logs() as logs:
+        daemon.deliver_outbox()
+
+    events = [entry["event"] for entry in logs]
+    assert "alert_outbox_job_failed" in events
+    assert "alert_delivery_failed" not in events
