@@ -32,6 +32,23 @@ from scoring.lead import ActivityKind
 
 SourceNames = tuple[str, ...]
 
+# `FieldMapping` fields that each list the sources of one contact fact.
+CONTACT_FACTS = (
+    "id",
+    "created_at",
+    "first_name",
+    "last_name",
+    "full_name",
+    "email",
+    "phone",
+    "owner",
+    "tags",
+    "do_not_contact",
+    "unsubscribed",
+)
+# `ActivitySource` fields, one per part of an engagement record.
+ACTIVITY_PARTS = ("count", "last_at", "first_at", "url", "detail")
+
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
@@ -60,9 +77,7 @@ class ActivitySource(BaseModel):
     url: SourceNames = Field(default=(), description="The URL of the most recent event.")
     detail: SourceNames = Field(default=(), description="A name or title for the event.")
 
-    _coerce = field_validator("count", "last_at", "first_at", "url", "detail", mode="before")(
-        _as_names
-    )
+    _coerce = field_validator(*ACTIVITY_PARTS, mode="before")(_as_names)
 
 
 class FieldMapping(BaseModel):
@@ -104,21 +119,7 @@ class FieldMapping(BaseModel):
         ),
     )
 
-    _coerce = field_validator(
-        "id",
-        "created_at",
-        "first_name",
-        "last_name",
-        "full_name",
-        "email",
-        "phone",
-        "owner",
-        "tags",
-        "do_not_contact",
-        "unsubscribed",
-        "post_outcome",
-        mode="before",
-    )(_as_names)
+    _coerce = field_validator(*CONTACT_FACTS, "post_outcome", mode="before")(_as_names)
 
     @field_validator("answers", "attributes", mode="before")
     @classmethod

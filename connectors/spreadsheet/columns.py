@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 
 from connectors.errors import InputFileError
 from scoring.lead import ActivityKind
-from scoring.mapping import ActivitySource, FieldMapping, find_source, normalize_source_name
+from scoring.mapping import (
+    ACTIVITY_PARTS,
+    CONTACT_FACTS,
+    ActivitySource,
+    FieldMapping,
+    find_source,
+    normalize_source_name,
+)
 
 # Engagement columns of a HubSpot contacts export with all properties (UI
 # labels, as the export writes them), used when the model does not map the kind.
@@ -58,21 +65,6 @@ DEFAULT_ACTIVITY_COLUMNS: Mapping[ActivityKind, ActivitySource] = {
         last_at=("Last Contacted",),
     ),
 }
-
-CONTACT_FIELDS = (
-    "id",
-    "created_at",
-    "first_name",
-    "last_name",
-    "full_name",
-    "email",
-    "phone",
-    "owner",
-    "tags",
-    "do_not_contact",
-    "unsubscribed",
-)
-ACTIVITY_PARTS = ("count", "last_at", "first_at", "url", "detail")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +122,7 @@ def plan_columns(
         found = find_source(names, usable)
         return position[found] if found is not None else None
 
-    for fact in CONTACT_FIELDS:
+    for fact in CONTACT_FACTS:
         index = locate(getattr(mapping, fact))
         if index is not None:
             plan.contact[fact] = index
