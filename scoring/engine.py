@@ -5,8 +5,9 @@ Arithmetic:
 
 - every rule that fires gives points (decayed for engagement rules);
 - a group's rules give together at most the group's `cap`;
-- total = clamp(round(sum of all points), 1, 100);
-- each part = clamp(round(100 × part points / part maximum), 0, 100);
+- total = clamp(round(base points + sum of all points), 1, 100);
+- each part = clamp(round(100 × part points / part maximum), 0, 100), where
+  the model's base points count in neither part;
 - the tier is `disqualified` if any disqualifier matched, else the highest
   tier whose cutoff and part gates the lead passes.
 
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
     from scoring.model import ScoringModel
 
 _SECONDS_PER_DAY = 86400.0
+# Rule ids cannot contain ':', so this id never collides with a rule of the model.
+BASE_POINTS_RULE_ID = "model:base_points"
 # Free-text answers are not cached beyond this many distinct texts per rule.
 _MATCH_CACHE_LIMIT = 20000
 
@@ -726,12 +729,25 @@ def _round_half_up(value: float) -> int:
     return math.floor(value + 0.5)
 
 
+def _base_points_hit(points: float) -> RuleHit:
+    """Build the explanation line of the model's base points: `base points → +12`."""
+    return RuleHit(
+        rule_id=BASE_POINTS_RULE_ID,
+        label="Base points",
+        part=Part.BASE,
+        points=points,
+        evidence="base points",
+    )
+
+
 class CompiledModel:
     """A model with every rule compiled. `score` runs the rules on one lead."""
 
     def __init__(self, model: ScoringModel) -> None:
         self.version = model.version
         self.tiers = model.tiers
+        self.base_points = float(model.base_points)
+        self.base_hit = _base_points_hit(self.base_points) if self.base_points else None
         treatments = dict(model.treatments)
         finder = _TreatmentFinder(treatments)
         self.rules: list[_CompiledRule] = []
@@ -762,7 +778,10 @@ class CompiledModel:
 
         fit_points = sum(hit.points for hit in hits if hit.part is Part.FIT)
         intent_points = sum(hit.points for hit in hits if hit.part is Part.INTENT)
-        total = min(100, max(1, _round_half_up(fit_points + intent_points)))
+        points = self.base_points + fit_points + intent_points
+        total = min(100, max(1, _round_half_up(points)))
+        if self.base_hit is not None:
+            hits.insert(0, self.base_hit)
         fit = self._part_score(fit_points, Part.FIT)
         intent = self._part_score(intent_points, Part.INTENT)
         disqualified_by = tuple(rule.id for rule in self.disqualifiers if rule.matches(ctx))

@@ -11,6 +11,7 @@ A model has two parts, `fit` (does the lead match the ideal patient) and
 - `budget_below_treatment`: the budget is below the chosen treatment's minimum price.
 
 `[[disqualifiers]]` set the tier to `disqualified` (do-not-contact, spam).
+The top-level `base_points` (default 0) is added to every lead's total.
 `parse_model` validates the text and raises `ModelError` naming the source,
 the key path, the line and the reason. The compiled form (normalized options,
 compiled URL patterns) is built once per model, never per lead.
@@ -387,6 +388,9 @@ class ScoringModel(_Strict):
     version: str = Field(min_length=1)
     description: str = ""
     alert_threshold: WholeNumber = Field(default=75, ge=1, le=100)
+    # Added to every lead's total before it is kept within 1-100. It belongs to
+    # neither part, so it moves the total and leaves fit and intent as they are.
+    base_points: Number = Field(default=0.0, allow_inf_nan=False)
     treatment_field: str = "treatment"
     tiers: Tiers = Tiers()
     currency: Currency = Currency()

@@ -24,10 +24,15 @@ class Tier(StrEnum):
 
 
 class Part(StrEnum):
-    """The two parts of a score: does the lead match the ideal patient, and are they ready now."""
+    """The two parts of a score: does the lead match the ideal patient, and are they ready now.
+
+    `BASE` marks only the hit of the model's base points, which count in the
+    total but in neither part.
+    """
 
     FIT = "fit"
     INTENT = "intent"
+    BASE = "base"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +68,8 @@ class ScoreResult:
     """Score of one lead at one moment under one model version.
 
     `score` is 1–100; `fit` and `intent` are 0–100 each. `hits` lists every
-    rule that fired, in the order of the model file. `disqualified_by` names
+    rule that fired, in the order of the model file, after the model's base
+    points when they are not zero. `disqualified_by` names
     the disqualifier rules that matched (the tier is then `DISQUALIFIED`).
     """
 
@@ -80,16 +86,24 @@ class ScoreResult:
     extra: Mapping[str, object] = field(default_factory=dict)
 
     def top_reasons(self, limit: int = 3) -> tuple[RuleHit, ...]:
-        """Return the hits with the largest absolute points, largest first."""
-        ranked = sorted(self.hits, key=lambda hit: (-abs(hit.points), hit.rule_id))
+        """Return the rule hits with the largest absolute points, largest first.
+
+        The base points hit is left out: every lead gets the same base
+        points, so they distinguish no lead from another.
+        """
+        rules = [hit for hit in self.hits if hit.part is not Part.BASE]
+        ranked = sorted(rules, key=lambda hit: (-abs(hit.points), hit.rule_id))
         return tuple(ranked[:limit])
 
     def reasons_text(self, limit: int | None = None, max_chars: int | None = None) -> str:
         """Return the explanation in short form, one rule per `; `, largest points first.
 
+        Without `limit`, every hit is listed and the base points come last.
         `max_chars` cuts the text at a rule boundary so it fits a CRM text field.
         """
         hits = self.top_reasons(limit if limit is not None else len(self.hits))
+        if limit is None:
+            hits += tuple(hit for hit in self.hits if hit.part is Part.BASE)
         parts: list[str] = []
         if self.disqualified_by:
             parts.append("disqualified: " + ", ".join(self.disqualified_by))
