@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -158,7 +159,27 @@ class GoHighLevelConnector:
             yield from page.records
 
     def pull_changed(self, since: datetime | None) -> Iterator[ContactPage]:
+        """Yield contacts updated since `since` minus the overlap window, oldest first.
+
+        The last page's `high_watermark` is at least the time the pull started,
+        because the search asked for every update up to that time. Updates the
+        search had not indexed yet fall inside the next pull's overlap window.
+        Without this a quiet location would read every contact updated within
+        the overlap of its last update again on every cycle.
+        """
         started = self._now()
+        previous: ContactPage | None = None
+        for page in self._changed_pages(since, started):
+            if previous is not None:
+                yield previous
+            previous = page
+        if previous is None:
+            yield ContactPage(records=[], high_watermark=started)
+            return
+        latest = previous.high_watermark
+        yield replace(previous, high_watermark=max(latest, started) if latest else started)
+
+    def _changed_pages(self, since: datetime | None, started: datetime) -> Iterator[ContactPage]:
         window_start = since - self.config.overlap if since is not None else None
         submissions = self._submissions(window_start, started)
         messages = self._email_activities(window_start)

@@ -195,7 +195,63 @@ def test_pull_changed_reaches_back_by_overlap(fake, make_connector, clock: Froze
     assert date_filter["field"] == "dateUpdated"
     assert date_filter["value"]["gte"] == "2026-12-04T10:50:00.000Z"
     assert body["sort"] == [{"field": "dateUpdated", "direction": "asc"}]
-    assert pages[0].high_watermark == since + timedelta(minutes=5)
+    # The only page is the last one, so its watermark is the pull's start.
+    assert pages[0].high_watermark == START
+
+
+def test_quiet_pull_moves_watermark_to_pull_start(fake, make_connector, clock) -> None:
+    fake.state.add_contact(LOCATION, contact_id="old", updated_at=START - timedelta(hours=2))
+
+    pages = list(make_connector().pull_changed(START - timedelta(hours=1)))
+
+    assert len(pages) == 1
+    assert list(pages[0].records) == []
+    assert pages[0].high_watermark == START
+
+
+def test_last_page_watermark_is_at_least_pull_start(fake, make_connector, clock) -> None:
+    for index in range(600):
+        fake.state.add_contact(
+            LOCATION,
+            contact_id=f"c{index:04d}",
+            updated_at=START - timedelta(hours=2, seconds=-index),
+        )
+    connector = make_connector(pull_forms=False, pull_surveys=False, pull_email_engagement=False)
+
+    pages = list(connector.pull_changed(None))
+
+    assert [len(page.records) for page in pages] == [500, 100]
+    assert pages[0].high_watermark < START
+    assert pages[-1].high_watermark == START
+
+
+def test_engagement_page_last_carries_pull_start(fake, make_connector, clock) -> None:
+    # The search has not indexed this contact yet, so only its submission finds it.
+    fake.state.add_contact(LOCATION, contact_id="unindexed", updated_at=START - timedelta(days=3))
+    fake.state.add_submission(
+        LOCATION, "unindexed", {"budget": "$900"}, created_at=START - timedelta(minutes=2)
+    )
+
+    pages = list(make_connector().pull_changed(START - timedelta(minutes=30)))
+
+    assert [len(page.records) for page in pages] == [0, 1]
+    assert pages[0].high_watermark is None
+    assert pages[-1].high_watermark == START
+
+
+def test_second_quiet_pull_reads_nothing(fake, make_connector, clock) -> None:
+    # The second pull reaches back 10 minutes before the first pull's start, and
+    # this update is 15 minutes older than that start.
+    fake.state.add_contact(LOCATION, contact_id="new", updated_at=START - timedelta(minutes=15))
+    connector = make_connector(overlap_seconds=600)
+    first = list(connector.pull_changed(START - timedelta(hours=1)))
+    cursor = max(page.high_watermark for page in first if page.high_watermark)
+
+    clock.advance(minutes=1)
+    second = list(connector.pull_changed(cursor))
+
+    assert [c.id for c in _contacts(first)] == ["new"]
+    assert _contacts(second) == []
 
 
 def test_pull_changed_survives_moving_contacts(fake, make_connector, clock: FrozenClock) -> None:
