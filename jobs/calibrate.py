@@ -73,8 +73,6 @@ DEFAULT_SEED = 42
 DEFAULT_TEST_FRACTION = 0.3
 DEFAULT_L2 = 1.0
 TIER_ORDER = ("hot", "warm", "cold", "disqualified")
-# A rule must fire for this share of training leads to carry the score offset.
-OFFSET_RULE_MIN_COVERAGE = 0.99
 # Fitted log-odds from the 1st to the 99th percentile map onto these scores.
 SCORE_SPREAD_LOW = 1
 SCORE_SPREAD_HIGH = 99
@@ -297,8 +295,8 @@ class WeightFit:
     points_budget: float
     note: str = ""
     test_indices: np.ndarray | None = None
-    offset_rule: str | None = None
-    offset_points: int = 0
+    intercept: float = 0.0
+    base_points: int = 0
 
 
 @dataclass(frozen=True)
@@ -508,10 +506,12 @@ def _features(scored: ScoredLeads) -> tuple[list[_Feature], np.ndarray]:
 def fit_weights(scored: ScoredLeads, options: CalibrateOptions) -> WeightFit | None:
     """Fit rule points to the outcomes on older (or random) leads and judge them on the rest.
 
-    The fitted log-odds weights are rescaled to points: spread over scores
-    1–99 when a rule can carry an offset (see `_spread_to_score_range`), or
-    else so that the largest points of each rule add up to the same total as
-    now. Returns None when no rule gave points to any lead.
+    The fitted log-odds, intercept included, are mapped onto scores 1–99 (see
+    `_spread_to_score_range`): the weights become rule points and the
+    intercept becomes the model's base points. When every training lead has
+    the same fitted log-odds, the weights are instead scaled so that the
+    largest points of each rule add up to the same total as now, with no base
+    points. Returns None when no rule gave points to any lead.
     """
     features, matrix = _features(scored)
     if not features:
@@ -539,15 +539,13 @@ def fit_weights(scored: ScoredLeads, options: CalibrateOptions) -> WeightFit | N
         [(f.column, float(c)) for f, c in zip(features, fit.coefficients, strict=True)]
     )
     multiplier = budget / fitted_budget if fitted_budget else 0.0
-    offset_rule, offset = None, 0
-    spread = _spread_to_score_range(features, matrix[train], fit.coefficients)
+    base_points = 0
+    spread = _spread_to_score_range(fit, matrix[train])
     if spread is not None:
-        offset_rule, multiplier, offset = spread
+        multiplier, base_points = spread
     weights = []
     for position, (feature, coefficient) in enumerate(zip(features, fit.coefficients, strict=True)):
         suggested = float(coefficient) * multiplier
-        if feature.column == offset_rule:
-            suggested += offset
         weights.append(
             SuggestedWeight(
                 rule=scored.rules[feature.column],
@@ -580,41 +578,29 @@ def fit_weights(scored: ScoredLeads, options: CalibrateOptions) -> WeightFit | N
         points_budget=budget,
         note=note,
         test_indices=test,
-        offset_rule=scored.rules[offset_rule].rule_id if offset_rule is not None else None,
-        offset_points=offset,
+        intercept=fit.intercept,
+        base_points=base_points,
     )
 
 
 def _spread_to_score_range(
-    features: Sequence[_Feature], train_matrix: np.ndarray, coefficients: np.ndarray
-) -> tuple[int, float, int] | None:
-    """Return (rule column, points per log-odds unit, offset) that spread scores over 1–100.
+    fit: stats.LogisticFit, train_matrix: np.ndarray
+) -> tuple[float, int] | None:
+    """Return (points per log-odds unit, base points) that spread scores over 1–99.
 
-    A model file has no intercept, and the engine clips totals below 1, so
-    leads whose fitted points add up to less than zero would all tie at 1.
-    When an answer or range rule fires for nearly every lead, adding the
-    same offset to each of its levels acts as an intercept: the 1st to 99th
-    percentile of fitted log-odds is then mapped onto scores 1–99. Returns
-    None when no rule fires often enough or nothing falls below zero.
+    The fitted log-odds of the 1st percentile training lead map onto score 1
+    and those of the 99th onto 99, so only the extreme 1% at each end are
+    clipped by the engine's 1–100 limit. The base points are the intercept in
+    points plus the shift that puts the 1st percentile lead at 1. Returns None
+    when those two percentiles are equal, because then there is nothing to spread.
     """
-    log_odds = train_matrix @ coefficients
+    log_odds = fit.log_odds(train_matrix)
     low, high = np.quantile(log_odds, [0.01, 0.99])
-    if low >= 0 or high <= low:
-        return None
-    coverage: dict[int, np.ndarray] = {}
-    for position, feature in enumerate(features):
-        if feature.level is None:
-            continue
-        fired = train_matrix[:, position] != 0
-        coverage[feature.column] = coverage.get(feature.column, np.zeros_like(fired)) | fired
-    if not coverage:
-        return None
-    column, fired = max(coverage.items(), key=lambda item: item[1].mean())
-    if fired.mean() < OFFSET_RULE_MIN_COVERAGE:
+    if high <= low:
         return None
     multiplier = (SCORE_SPREAD_HIGH - SCORE_SPREAD_LOW) / (high - low)
-    offset = round(SCORE_SPREAD_LOW - low * multiplier)
-    return column, float(multiplier), offset
+    base_points = round(SCORE_SPREAD_LOW + (fit.intercept - low) * multiplier)
+    return float(multiplier), base_points
 
 
 def _points_budget(values: Sequence[tuple[int, float]]) -> float:
@@ -1050,13 +1036,17 @@ def _timestamp(cell: object) -> float:
 # --- Candidate model file --------------------------------------------------------
 
 
-def candidate_model_text(model_text: str, weights: Sequence[SuggestedWeight]) -> str:
+def candidate_model_text(
+    model_text: str, weights: Sequence[SuggestedWeight], base_points: int | None = None
+) -> str:
     """Return the model TOML with fitted points in place of the current ones.
 
     Comments and layout are kept (tomlkit edits the document in place).
     Options and bands of an answer or range rule get the fitted points of
     their level. Other rules have `points` and `cap` multiplied by the rule's
-    factor. Points are rounded to whole numbers.
+    factor. Points are rounded to whole numbers. `base_points`, unless None,
+    replaces the top-level `base_points`, which is added with a comment when
+    the file has none and the value is not 0.
     """
     document = tomlkit.parse(model_text)
     by_rule: dict[str, list[SuggestedWeight]] = {}
@@ -1070,6 +1060,8 @@ def candidate_model_text(model_text: str, weights: Sequence[SuggestedWeight]) ->
             rule_weights = by_rule.get(str(rule.get("id")))
             if rule_weights:
                 _replace_points(rule, rule_weights)
+    if base_points is not None:
+        _set_base_points(document, base_points)
     header = tomlkit.comment(
         "Candidate points fitted to booking outcomes by `leadscore calibrate`. "
         "Compare with `leadscore backtest` before using it."
@@ -1096,3 +1088,33 @@ def _replace_points(rule: Any, weights: Sequence[SuggestedWeight]) -> None:
         rule["points"] = round(float(rule["points"]) * factor)
     if "cap" in rule:
         rule["cap"] = max(1, round(float(rule["cap"]) * abs(factor)))
+
+
+BASE_POINTS_COMMENT = (
+    "Points every lead starts with, before the rules below add or take away",
+    "points. `leadscore calibrate` set this from your bookings. The score is",
+    "still kept between 1 and 100.",
+)
+
+
+def _set_base_points(document: tomlkit.TOMLDocument, points: int) -> None:
+    """Set the top-level `base_points`, adding it with an explaining comment when missing."""
+    if "base_points" in document:
+        # Assigning keeps the comment above the key.
+        document["base_points"] = points
+        return
+    if points == 0:
+        return
+    # tomlkit puts a new plain key after the last top-level key, before the
+    # first table, but would put a new comment at the end of the file.
+    document.add("base_points", points)
+    position = next(
+        index
+        for index, (key, _) in enumerate(document.body)
+        if key is not None and key.key == "base_points"
+    )
+    lines = [tomlkit.ws("\n"), *(tomlkit.comment(line) for line in BASE_POINTS_COMMENT)]
+    # NOTE: inserting into `body` leaves tomlkit's key index stale, so this
+    # must be the document's last change before it is written out.
+    for offset, item in enumerate(lines):
+        document.body.insert(position + offset, (None, item))

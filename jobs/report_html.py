@@ -610,12 +610,12 @@ def _weight_section(report: CalibrationReport) -> str:
         text_columns=2,
     )
     note = f'<p class="warning">{escape(fit.note)}</p>' if fit.note else ""
-    if fit.offset_rule is not None:
+    if fit.base_points:
         note += (
-            f"<p>Every level of <code>{escape(fit.offset_rule)}</code>, a rule that fires for "
-            f"nearly every lead, includes an offset of {_signed(fit.offset_points)} points. A "
-            "model file has no intercept and scores below 1 are clipped, so this offset keeps "
-            "the candidate's scores spread over 1–100 instead of tied at 1.</p>"
+            f"<p>Base points {_signed(fit.base_points)}: every lead starts with these points. "
+            f"They are the fitted intercept ({fit.intercept:.3f} log-odds) in points, shifted "
+            "so the lowest 1% of training leads score 1 and the candidate's scores spread over "
+            "1–100 instead of tying at 1.</p>"
         )
     candidate = ""
     if report.candidate_test_auc is not None:
@@ -628,9 +628,10 @@ def _weight_section(report: CalibrationReport) -> str:
         f"(penalty {fit.l2:g}), fitted on {fit.train_size} leads and judged on {fit.test_size} "
         f"held-out leads (split {escape(fit.split)}). An answer or range rule gets one weight "
         "per points level (the options or bands now worth those points); other rules get one "
-        "weight. Weights are rescaled to points so each rule's largest absolute points add up "
-        f"to the current model's {fit.points_budget:g}, or, when a rule can carry an offset, "
-        "so the fitted log-odds of the 1st to 99th percentile lead span scores 1 to 99.</p>"
+        "weight. Weights are rescaled to points so the fitted log-odds of the 1st to 99th "
+        "percentile lead span scores 1 to 99, with the intercept as the model's base points "
+        "(or, when every lead has the same fitted log-odds, so each rule's largest absolute "
+        f"points add up to the current model's {fit.points_budget:g}).</p>"
         f"<p>Held-out ROC AUC: fitted weights <strong>{_number(fit.fitted_test_auc)}</strong>, "
         f"current score <strong>{_number(fit.current_test_auc)}</strong>"
         f"{candidate}.</p>{note}"

@@ -290,7 +290,9 @@ def _write_candidate(
     from scoring.model import ModelError, parse_model
 
     text = job.candidate_model_text(
-        model_path.read_text(encoding="utf-8"), report.weight_fit.weights
+        model_path.read_text(encoding="utf-8"),
+        report.weight_fit.weights,
+        base_points=report.weight_fit.base_points,
     )
     try:
         candidate = parse_model(text, source=str(target))
@@ -493,11 +495,11 @@ def _print_weights(console: Console, report: Any) -> None:
             else "."
         )
     )
-    if fit.offset_rule is not None:
+    if fit.base_points:
         console.print(
-            f"Every level of {fit.offset_rule} (a rule that fires for nearly every lead) includes "
-            f"an offset of {_signed(fit.offset_points)} points, which stands in for the "
-            "intercept so the candidate's scores spread over 1–100."
+            f"Base points {_signed(fit.base_points)}: every lead starts with these points. "
+            f"They are the fitted intercept ({fit.intercept:.3f} log-odds) in points, shifted "
+            "so the lowest 1% of training leads score 1."
         )
     if fit.note:
         console.print(Text("Note: ", style="yellow") + Text(fit.note))

@@ -79,6 +79,10 @@ def test_calibrate_example_writes_report_and_candidate(tmp_path):
     parsed = parse_model(text, source=str(candidate))
     assert parsed.name == "Med spa default"
     assert text != DEFAULT_MODEL.read_text(encoding="utf-8")
+    assert f"base_points = {parsed.base_points:g}\n" in text
+    assert parsed.base_points != 0
+    assert f"Base points {parsed.base_points:+g}: every lead starts" in result.output
+    assert "Base points" in report.read_text(encoding="utf-8")
 
 
 def test_backtest_example_compares_two_models(tmp_path):
