@@ -214,6 +214,29 @@ class HubSpotConnector:
             log.info("contacts_page_fetched", crm=self.crm, mode="all", count=len(records))
             yield self._page(records, resume_token=next_after)
 
+    def count_contacts(self) -> int:
+        """Return how many contacts the account has, from one search call (for progress bars).
+
+        NOTE: the search index lags behind writes by a few seconds, so contacts
+        created just before the call may be missing from the count.
+        """
+        endpoint = f"POST {api.CONTACTS_SEARCH}"
+        _, body = self.http.request_json(
+            "POST",
+            api.CONTACTS_SEARCH,
+            json={"filterGroups": [], "properties": ["hs_object_id"], "limit": 1},
+            endpoint="contacts.search",
+            limiter="search",
+        )
+        total = body.get("total") if isinstance(body, dict) else None
+        if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+            raise DataShapeError(
+                f"contact search response has no valid `total` count (got {total!r})",
+                crm=self.crm,
+                endpoint=endpoint,
+            )
+        return total
+
     def fetch_contact(self, contact_id: str) -> Contact:
         path = api.CONTACT.format(contact_id=contact_id)
         _, body = self.http.request_json(

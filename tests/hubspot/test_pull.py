@@ -249,3 +249,32 @@ def test_last_page_watermark_is_at_least_pull_start(connector, fake, clock):
     assert [len(page.records) for page in pages] == [200, 50]
     assert pages[0].high_watermark < started
     assert pages[-1].high_watermark >= started
+
+
+def test_count_contacts_reads_search_total(connector, fake, clock):
+    old = _ms(clock.datetime()) - 3_600_000
+    for n in range(3):
+        fake.add_contact({}, modified_ms=old + n)
+
+    total = connector.count_contacts()
+
+    searches = fake.calls_to("POST", r"/contacts/search$")
+    assert total == 3
+    assert len(searches) == 1
+    assert searches[0].body["limit"] == 1
+    assert searches[0].body["filterGroups"] == []
+
+
+def test_count_contacts_of_empty_account_is_zero(connector):
+    assert connector.count_contacts() == 0
+
+
+def test_count_contacts_without_total_raises(clock):
+    import responses
+
+    with responses.RequestsMock() as rsps:
+        rsps.post(f"{BASE_URL}/crm/v3/objects/contacts/search", json={"results": []})
+        connector = build_connector(clock)
+        with pytest.raises(DataShapeError, match="no valid `total` count"):
+            connector.count_contacts()
+        connector.close()
