@@ -217,8 +217,8 @@ class HubSpotConnector:
     def count_contacts(self) -> int:
         """Return how many contacts the account has, from one search call (for progress bars).
 
-        NOTE: the search index lags behind writes by a few seconds, so contacts
-        created just before the call may be missing from the count.
+        NOTE: the search index lags behind writes, so contacts created just
+        before the call may be missing from the count.
         """
         endpoint = f"POST {api.CONTACTS_SEARCH}"
         _, body = self.http.request_json(
