@@ -21,6 +21,7 @@ from jobs.settings import Settings
 from jobs.sync import run_cycle
 from scoring.result import Tier
 from tests.fakes.gohighlevel import FakeGoHighLevel, FrozenClock
+from tests.fakes.gohighlevel.medspa import add_med_spa_location
 
 LOCATION = "locGlowE2E"
 TOKEN = "pit-4c1d2e3f-0000-4a4a-9b9b-e2e"
@@ -37,19 +38,7 @@ def clock() -> FrozenClock:
 @pytest.fixture
 def fake(clock) -> FakeGoHighLevel:
     fake = FakeGoHighLevel(clock=clock)
-    state = fake.state
-    state.add_location(LOCATION)
-    state.issue_token(LOCATION, value=TOKEN)
-    state.add_custom_field(
-        LOCATION,
-        "How soon are you looking to book?",
-        "SINGLE_OPTIONS",
-        options=["This week", "Within a month", "Just researching"],
-        field_key="contact.timeline",
-    )
-    state.add_custom_field(LOCATION, "Budget", "TEXT", field_key="contact.budget")
-    state.add_custom_field(LOCATION, "Treatment Interest", "TEXT", field_key="contact.treatment")
-    state.add_custom_field(LOCATION, "Age", "TEXT", field_key="contact.age")
+    add_med_spa_location(fake.state, LOCATION, TOKEN)
     return fake
 
 

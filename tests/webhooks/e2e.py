@@ -28,6 +28,7 @@ from jobs.settings import Settings
 from jobs.webhooks.settings import WebhookSettings
 from tests.alerts.servers import WebhookReceiver, start_webhook_receiver, stop_webhook_receiver
 from tests.fakes.gohighlevel import FakeGoHighLevel
+from tests.fakes.gohighlevel.medspa import add_med_spa_location
 from tests.fakes.hubspot import DEFAULT_TOKEN as HUBSPOT_TOKEN
 from tests.fakes.hubspot import FakeHubSpot
 from tests.webhooks.conftest import public_pem
@@ -156,19 +157,7 @@ class Worker:
 
 def _ghl_fake() -> FakeGoHighLevel:
     fake = FakeGoHighLevel(clock=lambda: datetime.now(UTC))
-    state = fake.state
-    state.add_location(LOCATION)
-    state.issue_token(LOCATION, value=GHL_TOKEN)
-    state.add_custom_field(
-        LOCATION,
-        "How soon are you looking to book?",
-        "SINGLE_OPTIONS",
-        options=["This week", "Within a month", "Just researching"],
-        field_key="contact.timeline",
-    )
-    state.add_custom_field(LOCATION, "Budget", "TEXT", field_key="contact.budget")
-    state.add_custom_field(LOCATION, "Treatment Interest", "TEXT", field_key="contact.treatment")
-    state.add_custom_field(LOCATION, "Age", "TEXT", field_key="contact.age")
+    add_med_spa_location(fake.state, LOCATION, GHL_TOKEN)
     return fake
 
 
