@@ -88,6 +88,24 @@ def test_explanation_adds_up_to_total(lead):
     assert result.score == min(100, max(1, int(raw + 0.5) if raw >= 0 else 1))
 
 
+# The default model with base points, compiled once for the property below.
+BASE_MODELS = {base: MODEL.model_copy(update={"base_points": base}) for base in (-40, -7.5, 12, 60)}
+
+
+@FAST
+@given(leads, st.sampled_from(sorted(BASE_MODELS)))
+def test_base_points_shift_only_total(lead, base_points):
+    without = score(lead, MODEL, NOW)
+    result = score(lead, BASE_MODELS[base_points], NOW)
+    raw = base_points + sum(hit.points for hit in without.hits)
+    assert result.score == min(100, max(1, int(raw + 0.5) if raw >= 0 else 1))
+    assert result.fit == without.fit
+    assert result.intent == without.intent
+    assert result.hits[1:] == without.hits
+    assert result.hits[0].points == base_points
+    assert result.top_reasons(5) == without.top_reasons(5)
+
+
 @FAST
 @given(leads, st.integers(min_value=0, max_value=len(TIMELINES_SOONEST_FIRST) - 2))
 def test_sooner_timeline_never_lowers_score(lead, index):
