@@ -14,8 +14,12 @@ qualification fields and one email, a fifth of them with a form submission):
 1. backfill: `pull_all`, then a score write for every contact;
 2. first incremental sync after the backfill: every contact comes back,
    because the backfill's own writes changed `dateUpdated`; nothing is written;
-3. steady state with no changes;
-4. steady state with 1% of the contacts changed by staff.
+3. a second sync 10 minutes later: the backfill's last writes still lie within
+   the 10-minute overlap window before the first sync's start, so they are read
+   again;
+4. steady state with no changes, 5 minutes later: the overlap window before the
+   second sync's start no longer reaches the backfill;
+5. steady state with 1% of the contacts changed by staff.
 
 The floor: there is no batch contact update, so one `PUT /contacts/{id}` per
 changed contact, plus one search page per 500 contacts read, plus one
@@ -201,6 +205,12 @@ def main() -> None:
 
         clock.advance(minutes=5)
         run = Run(fake, clock, "first sync after backfill (own writes echo)")
+        contacts, later = sync(connector, connector.pull_changed(watermark))
+        results.append(run.finish(contacts))
+        watermark = later or watermark
+
+        clock.advance(minutes=10)
+        run = Run(fake, clock, "second sync, 10 min later (backfill writes inside the overlap)")
         contacts, later = sync(connector, connector.pull_changed(watermark))
         results.append(run.finish(contacts))
         watermark = later or watermark
