@@ -8,7 +8,7 @@ outcomes cannot support a comparison (the message names the fix).
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from connectors.errors import InputFileError
+from jobs.cli.options import UsageProblem, load_model, parse_now
 
 EXIT_INVALID_INPUT = 2
 
@@ -65,10 +66,6 @@ NowOption = Annotated[
         "instead of now.",
     ),
 ]
-
-
-class _UsageProblem(ValueError):
-    """An option or file the user must fix."""
 
 
 def register(app: typer.Typer) -> None:
@@ -149,11 +146,11 @@ def calibrate_command(
         _check_positive("--hot-per-day", hot_per_day)
         _check_positive("--leads-per-day", leads_per_day)
         if write_model is not None and model_path is None:
-            raise _UsageProblem(
+            raise UsageProblem(
                 "--write-model needs --model: the candidate is a copy of that file with new points"
             )
-        moment = _parse_now(now)
-        model = _load_model(model_path)
+        moment = parse_now(now)
+        model = load_model(model_path)
         scored = job.load_scored_leads(
             input_path, model, outcome, date_column=date_column, now=moment
         )
@@ -162,7 +159,7 @@ def calibrate_command(
             report.candidate_test_auc = _write_candidate(
                 job, model_path, write_model, report, input_path, outcome, date_column, moment
             )
-    except (_UsageProblem, InputFileError, job.CalibrationInputError) as problem:
+    except (UsageProblem, InputFileError, job.CalibrationInputError) as problem:
         err.print(Text(f"Error: {problem}", style="red"))
         raise typer.Exit(EXIT_INVALID_INPUT) from None
 
@@ -205,9 +202,9 @@ def backtest_command(
     _configure_logging()
     try:
         _check_positive("--leads-per-day", leads_per_day)
-        moment = _parse_now(now)
-        baseline_model = _load_model(baseline_path)
-        candidate_model = _load_model(candidate_path)
+        moment = parse_now(now)
+        baseline_model = load_model(baseline_path)
+        candidate_model = load_model(candidate_path)
         baseline = job.load_scored_leads(
             input_path,
             baseline_model,
@@ -225,7 +222,7 @@ def backtest_command(
             model_name=candidate_path.name,
         )
         report = job.backtest(baseline, candidate, outcome, leads_per_day=leads_per_day, top=top)
-    except (_UsageProblem, InputFileError, job.CalibrationInputError) as problem:
+    except (UsageProblem, InputFileError, job.CalibrationInputError) as problem:
         err.print(Text(f"Error: {problem}", style="red"))
         raise typer.Exit(EXIT_INVALID_INPUT) from None
 
@@ -244,31 +241,9 @@ def _configure_logging() -> None:
     configure_logging(level="WARNING")
 
 
-def _load_model(path: Path | None) -> Any:
-    from jobs.modelfile import load_model
-    from scoring.model import ModelError
-
-    try:
-        return load_model(path)
-    except ModelError as exc:
-        raise _UsageProblem(f"invalid model: {exc}") from None
-
-
 def _check_positive(option: str, value: float | None) -> None:
     if value is not None and value <= 0:
-        raise _UsageProblem(f"{option} must be above 0, got {value:g}")
-
-
-def _parse_now(text: str | None) -> datetime:
-    if text is None:
-        return datetime.now(UTC)
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise _UsageProblem(
-            f"--now {text!r} is not an ISO 8601 time; use a form such as 2026-12-01T12:00:00Z"
-        ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        raise UsageProblem(f"{option} must be above 0, got {value:g}")
 
 
 def _quote(text: str) -> str:
@@ -297,13 +272,13 @@ def _write_candidate(
     try:
         candidate = parse_model(text, source=str(target))
     except ModelError as exc:
-        raise _UsageProblem(
+        raise UsageProblem(
             f"the candidate model is not valid, so it was not written: {exc}"
         ) from None
     try:
         target.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise _UsageProblem(f"cannot write {target}: {exc.strerror}") from None
+        raise UsageProblem(f"cannot write {target}: {exc.strerror}") from None
 
     test = report.weight_fit.test_indices
     if test is None:

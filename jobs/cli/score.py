@@ -24,6 +24,7 @@ from rich.text import Text
 from connectors.base import Contact, SkippedRecord
 from connectors.errors import InputFileError
 from connectors.spreadsheet import SpreadsheetSource
+from jobs.cli.options import UsageProblem, load_model, parse_now
 from scoring.result import ScoreResult, Tier
 
 EXIT_INVALID_INPUT = 2
@@ -113,12 +114,12 @@ def score_command(
     try:
         output_path = _resolve_output(input_path, output, in_place=in_place, force=force)
         zone = _parse_timezone(timezone)
-        moment = _parse_now(now, zone)
-        model = _load_model(model_path)
+        moment = parse_now(now, zone)
+        model = load_model(model_path)
         source = SpreadsheetSource(
             input_path, model.mapping, sheet=sheet, timezone=zone, strict=strict
         )
-    except (_UsageProblem, InputFileError) as problem:
+    except (UsageProblem, InputFileError) as problem:
         err.print(Text(f"Error: {problem}", style="red"))
         raise typer.Exit(EXIT_INVALID_INPUT) from None
 
@@ -172,8 +173,8 @@ def explain_command(
     _configure_logging(False)
     try:
         zone = _parse_timezone(timezone)
-        moment = _parse_now(now, zone)
-        model = _load_model(model_path)
+        moment = parse_now(now, zone)
+        model = load_model(model_path)
         if input_path is None:
             from jobs.explain_store import explain_stored_lead
 
@@ -181,7 +182,7 @@ def explain_command(
             return
         else:
             found = _explain_from_file(contact, input_path, model, moment, sheet=sheet, zone=zone)
-    except _UsageProblem as problem:
+    except UsageProblem as problem:
         err.print(Text(f"Error: {problem}", style="red"))
         raise typer.Exit(EXIT_INVALID_INPUT) from None
 
@@ -195,10 +196,6 @@ def explain_command(
         err.print(Text(f"Error: {note}", style="red"))
         raise typer.Exit(EXIT_NOT_FOUND)
     print_explanation(out, record, result, model, note=note)
-
-
-class _UsageProblem(Exception):
-    """An input, option or model the user must fix; the message explains the fix."""
 
 
 def _explain_from_file(
@@ -215,7 +212,7 @@ def _explain_from_file(
     try:
         source = SpreadsheetSource(input_path, model.mapping, sheet=sheet, timezone=zone)
     except InputFileError as exc:
-        raise _UsageProblem(str(exc)) from None
+        raise UsageProblem(str(exc)) from None
 
     record, note = _find_record(source, contact)
     if record is None or isinstance(record, SkippedRecord):
@@ -234,7 +231,7 @@ def _find_record(
     if contact.lower().startswith("row:"):
         text = contact[4:].strip()
         if not text.isdigit() or not 1 <= int(text) <= total:
-            raise _UsageProblem(
+            raise UsageProblem(
                 f"{contact!r} is not a data row of {where}: use row:1 to row:{total}"
             )
         return source.record_for_row(int(text)), f"data row {text} of {where}"
@@ -262,23 +259,23 @@ def _find_record(
 def _resolve_output(input_path: Path, output: Path | None, *, in_place: bool, force: bool) -> Path:
     if in_place:
         if output is not None and output.resolve() != input_path.resolve():
-            raise _UsageProblem("--in-place and --output name different files; pass only one")
+            raise UsageProblem("--in-place and --output name different files; pass only one")
         return input_path
     if output is None:
         suffix = input_path.suffix.lower() if input_path.suffix.lower() in (".xlsx", ".csv") else ""
         suffix = suffix or (".xlsx" if _looks_like_xlsx(input_path) else ".csv")
         output = input_path.with_name(f"{input_path.stem}-scored{suffix}")
     if input_path.exists() and output.exists() and output.resolve() == input_path.resolve():
-        raise _UsageProblem(
+        raise UsageProblem(
             f"output {output} is the input file; pass --in-place to overwrite the input"
         )
     if output.exists() and not force:
-        raise _UsageProblem(
+        raise UsageProblem(
             f"output {output} already exists; pass --force to overwrite it or choose "
             "another path with -o"
         )
     if output.exists() and output.is_dir():
-        raise _UsageProblem(f"output {output} is a directory; pass a file name with -o")
+        raise UsageProblem(f"output {output} is a directory; pass a file name with -o")
     return output
 
 
@@ -296,32 +293,10 @@ def _parse_timezone(name: str) -> tzinfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise _UsageProblem(
+        raise UsageProblem(
             f"--timezone {name!r} is not a known IANA time zone; use a name such as "
             "America/New_York or UTC"
         ) from None
-
-
-def _parse_now(text: str | None, zone: tzinfo) -> datetime:
-    if text is None:
-        return datetime.now(UTC)
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise _UsageProblem(
-            f"--now {text!r} is not an ISO 8601 time; use a form such as 2026-12-01T12:00:00Z"
-        ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
-
-
-def _load_model(path: Path | None) -> Any:
-    from jobs.modelfile import load_model
-    from scoring.model import ModelError
-
-    try:
-        return load_model(path)
-    except ModelError as exc:
-        raise _UsageProblem(f"invalid model: {exc}") from None
 
 
 def _configure_logging(verbose: bool) -> None:
