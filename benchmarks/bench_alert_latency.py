@@ -5,7 +5,8 @@
 
 Runs the real worker, `leadscore run`, as a subprocess against the fake
 GoHighLevel served on 127.0.0.1. The worker keeps its default schedule (a sync
-cycle every 60 s, an outbox run every 30 s) unless the options change it. Its
+cycle every 60 s, and an outbox run as soon as a cycle records an alert, with a
+timed run every 30 s as the safety net) unless the options change it. Its
 webhook alert channel posts to a receiver on 127.0.0.1. Each lead is added to
 the fake at a random moment (fixed seed) within `--window` seconds, with
 answers that score hot, and its latency is the time until the webhook
