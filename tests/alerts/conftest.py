@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.base import Contact
+from jobs.alerts import record_score_change
 from jobs.alerts.settings import AlertSettings
 from jobs.alerts.tables import alert_deliveries, alerts
 from jobs.store import Store
@@ -130,6 +131,28 @@ def make_score(
         hits=hits,
         disqualified_by=disqualified_by,
     )
+
+
+def record_first_score(
+    engine: sa.Engine,
+    model: ModelStub,
+    settings: AlertSettings,
+    now: datetime,
+    contact_id: str = "101",
+    score: int = 88,
+) -> int | None:
+    """Record a sample contact's first score in its own transaction; return the alert id or None."""
+    with engine.begin() as conn:
+        return record_score_change(
+            conn,
+            account=ACCOUNT,
+            contact=make_contact(contact_id),
+            previous=None,
+            current=make_score(score, contact_id=contact_id),
+            model=model,
+            now=now,
+            settings=settings,
+        )
 
 
 class Clock:

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jobs.alerts import build_channels, deliver_pending, record_score_change
-from tests.alerts.conftest import ACCOUNT, alert_rows, delivery_rows, make_contact, make_score
+from jobs.alerts import build_channels, deliver_pending
+from tests.alerts.conftest import ACCOUNT, alert_rows, delivery_rows, record_first_score
 from tests.alerts.conftest import make_settings as base_settings
 from tests.alerts.test_crm_channel import TaskCrm
 
@@ -19,20 +19,6 @@ def make_settings(receiver):
         crm_after_hours="send",
         webhook_after_hours="hold",
     )
-
-
-def record(engine, model, settings, now, contact_id, score):
-    with engine.begin() as conn:
-        return record_score_change(
-            conn,
-            account=ACCOUNT,
-            contact=make_contact(contact_id),
-            previous=None,
-            current=make_score(score, contact_id=contact_id),
-            model=model,
-            now=now,
-            settings=settings,
-        )
 
 
 @pytest.mark.parametrize(
@@ -53,7 +39,7 @@ def test_weekend_alerts_held_until_monday_opening(
     channels = build_channels(settings, {ACCOUNT: crm})
     arrivals = [("501", 80), ("502", 92), ("503", 85), ("504", 92)]
     for offset, (contact_id, score) in enumerate(arrivals):
-        record(
+        record_first_score(
             engine, model, settings, saturday_evening + timedelta(minutes=offset), contact_id, score
         )
     held = {row.channel: row.status for row in delivery_rows(engine) if row.alert_id == 1}
@@ -92,7 +78,7 @@ def test_weekend_alerts_held_until_monday_opening(
 def test_retry_falling_after_closing_waits_for_opening(engine, model, receiver):
     settings = make_settings(receiver)
     friday_1659 = datetime(2026, 3, 6, 21, 59, tzinfo=UTC)  # 16:59 EST
-    record(engine, model, settings, friday_1659, "601", 90)
+    record_first_score(engine, model, settings, friday_1659, "601", 90)
     receiver.fail_next(1)
     channels = build_channels(settings, {ACCOUNT: TaskCrm()})
     deliver_pending(engine, channels, friday_1659, settings)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs.alerts import build_channels, deliver_pending, record_score_change
-from tests.alerts.conftest import ACCOUNT, delivery_rows, make_contact, make_score, make_settings
+from jobs.alerts import build_channels, deliver_pending
+from tests.alerts.conftest import ACCOUNT, delivery_rows, make_settings, record_first_score
 from tests.alerts.crash_worker import LoopbackCrm
 from tests.alerts.servers import start_webhook_receiver, stop_webhook_receiver
 
@@ -54,17 +54,7 @@ def test_killed_worker_redelivers_once_with_same_key(
 ):
     values = {"channels": channel, "webhook_url": receiver.url, "lease_seconds": LEASE_SECONDS}
     settings = make_settings(**values)
-    with engine.begin() as conn:
-        alert_id = record_score_change(
-            conn,
-            account=ACCOUNT,
-            contact=make_contact(),
-            previous=None,
-            current=make_score(90),
-            model=model,
-            now=START,
-            settings=settings,
-        )
+    alert_id = record_first_score(engine, model, settings, START, score=90)
 
     database_url = engine.url.render_as_string(hide_password=False)
     result = run_crashing_worker(database_url, values, START, crm_endpoint.url)

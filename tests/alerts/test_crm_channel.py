@@ -2,8 +2,8 @@ from datetime import UTC, datetime, time, timedelta
 
 from connectors.base import HotLeadAlert
 from connectors.errors import MissingScopeError, TransientError
-from jobs.alerts import build_channels, deliver_pending, record_score_change
-from tests.alerts.conftest import ACCOUNT, delivery_rows, make_contact, make_score, make_settings
+from jobs.alerts import build_channels, deliver_pending
+from tests.alerts.conftest import ACCOUNT, delivery_rows, make_settings, record_first_score
 
 START = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
 
@@ -27,24 +27,10 @@ class TaskCrm:
         return f"task-{list(self.tasks).index(idempotency_key) + 1}"
 
 
-def record(engine, model, settings, now=START, contact_id="101", score=88):
-    with engine.begin() as conn:
-        return record_score_change(
-            conn,
-            account=ACCOUNT,
-            contact=make_contact(contact_id),
-            previous=None,
-            current=make_score(score, contact_id=contact_id),
-            model=model,
-            now=now,
-            settings=settings,
-        )
-
-
 def test_crm_task_carries_alert_and_key(engine, model):
     settings = make_settings(channels="crm")
     crm = TaskCrm()
-    alert_id = record(engine, model, settings)
+    alert_id = record_first_score(engine, model, settings, START)
     report = deliver_pending(engine, build_channels(settings, {ACCOUNT: crm}), START, settings)
     assert report.sent == 1
     assert list(crm.tasks) == [f"leadscore-alert-{alert_id}-crm"]
@@ -58,7 +44,7 @@ def test_crm_task_carries_alert_and_key(engine, model):
 def test_crm_transient_error_retries(engine, model):
     settings = make_settings(channels="crm")
     crm = TaskCrm([TransientError("HTTP 502 from the CRM", crm="hubspot")])
-    record(engine, model, settings)
+    record_first_score(engine, model, settings, START)
     channels = build_channels(settings, {ACCOUNT: crm})
     deliver_pending(engine, channels, START, settings)
     assert delivery_rows(engine)[0].status == "pending"
@@ -70,7 +56,7 @@ def test_crm_transient_error_retries(engine, model):
 def test_crm_missing_scope_explains_fix(engine, model):
     settings = make_settings(channels="crm")
     error = MissingScopeError("the token lacks crm.objects.tasks.write", scopes=("tasks",))
-    record(engine, model, settings)
+    record_first_score(engine, model, settings, START)
     deliver_pending(engine, build_channels(settings, {ACCOUNT: TaskCrm([error])}), START, settings)
     [delivery] = delivery_rows(engine)
     assert delivery.status == "pending"
@@ -81,7 +67,7 @@ def test_crm_missing_scope_explains_fix(engine, model):
 
 def test_crm_account_without_connector_keeps_alert(engine, model):
     settings = make_settings(channels="crm")
-    record(engine, model, settings)
+    record_first_score(engine, model, settings, START)
     deliver_pending(engine, build_channels(settings, {}), START, settings)
     [delivery] = delivery_rows(engine)
     assert delivery.status == "pending"
@@ -91,9 +77,9 @@ def test_crm_account_without_connector_keeps_alert(engine, model):
 def test_crm_digest_creates_one_task_per_lead(engine, model):
     settings = make_settings(channels="crm", daily_cap=1, digest_time=time(17, 0))
     crm = TaskCrm()
-    first = record(engine, model, settings, contact_id="1", score=80)
-    second = record(engine, model, settings, contact_id="2", score=82)
-    third = record(engine, model, settings, contact_id="3", score=95)
+    first = record_first_score(engine, model, settings, START, contact_id="1", score=80)
+    second = record_first_score(engine, model, settings, START, contact_id="2", score=82)
+    third = record_first_score(engine, model, settings, START, contact_id="3", score=95)
     channels = build_channels(settings, {ACCOUNT: crm})
     deliver_pending(engine, channels, datetime(2026, 3, 4, 22, 0, tzinfo=UTC), settings)
     # The digest (top score 95) goes before the single alert (80); inside the
@@ -109,8 +95,8 @@ def test_crm_digest_creates_one_task_per_lead(engine, model):
 def test_unexpected_connector_error_does_not_stop_batch(engine, model):
     settings = make_settings(channels="crm")
     crm = TaskCrm([KeyError("ownerId")])
-    record(engine, model, settings, contact_id="1", score=90)
-    record(engine, model, settings, contact_id="2", score=80)
+    record_first_score(engine, model, settings, START, contact_id="1", score=90)
+    record_first_score(engine, model, settings, START, contact_id="2", score=80)
     report = deliver_pending(engine, build_channels(settings, {ACCOUNT: crm}), START, settings)
     assert [result.status for result in report.results] == ["pending", "sent"]
     first, second = delivery_rows(engine)

@@ -11,9 +11,9 @@ import pytest
 import responses
 import sqlalchemy as sa
 
-from jobs.alerts import build_channels, deliver_pending, record_score_change
+from jobs.alerts import build_channels, deliver_pending
 from jobs.alerts.tables import Status, alert_deliveries
-from tests.alerts.conftest import ACCOUNT, delivery_rows, make_contact, make_score, make_settings
+from tests.alerts.conftest import ACCOUNT, delivery_rows, make_settings, record_first_score
 from tests.fakes.hubspot import FakeHubSpot, SimulatedClock
 from tests.hubspot.conftest import BASE_URL, build_connector
 
@@ -37,17 +37,7 @@ def test_hubspot_task_survives_crash_as_one(sqlite_engine, model, hubspot):
     fake, connector = hubspot
     contact_id = fake.add_contact({"firstname": "Jane"})
     settings = make_settings(channels="crm", lease_seconds=120)
-    with sqlite_engine.begin() as conn:
-        record_score_change(
-            conn,
-            account=ACCOUNT,
-            contact=make_contact(str(contact_id)),
-            previous=None,
-            current=make_score(90, contact_id=str(contact_id)),
-            model=model,
-            now=START,
-            settings=settings,
-        )
+    record_first_score(sqlite_engine, model, settings, START, str(contact_id), 90)
     channels = build_channels(settings, {ACCOUNT: connector})
     deliver_pending(sqlite_engine, channels, START, settings)
     [delivery] = delivery_rows(sqlite_engine)

@@ -6,16 +6,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import structlog
 
-from jobs.alerts import build_channels, deliver_pending, record_score_change
+from jobs.alerts import build_channels, deliver_pending
 from jobs.alerts.channels import verify_signature
 from tests.alerts.conftest import (
-    ACCOUNT,
     Clock,
     alert_rows,
     delivery_rows,
-    make_contact,
-    make_score,
     make_settings,
+    record_first_score,
 )
 
 START = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)  # Wednesday 10:00 in New York
@@ -24,27 +22,13 @@ START = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)  # Wednesday 10:00 in New York
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
 
-def record_hot_lead(engine, model, settings, now=START, contact_id="101", score=88):
-    with engine.begin() as conn:
-        return record_score_change(
-            conn,
-            account=ACCOUNT,
-            contact=make_contact(contact_id),
-            previous=None,
-            current=make_score(score, contact_id=contact_id),
-            model=model,
-            now=now,
-            settings=settings,
-        )
-
-
 def webhook_settings(receiver, **overrides):
     return make_settings(**({"channels": "webhook", "webhook_url": receiver.url} | overrides))
 
 
 def test_webhook_receives_slack_compatible_body(engine, model, receiver):
     settings = webhook_settings(receiver)
-    alert_id = record_hot_lead(engine, model, settings)
+    alert_id = record_first_score(engine, model, settings, START)
     report = deliver_pending(engine, build_channels(settings), START, settings)
     assert report.sent == 1
     [request] = receiver.requests
@@ -65,7 +49,7 @@ def test_webhook_receives_slack_compatible_body(engine, model, receiver):
 
 def test_webhook_signature_verifies_at_receiver(engine, model, receiver):
     settings = webhook_settings(receiver, webhook_secret="s3cret-signing-key")
-    record_hot_lead(engine, model, settings)
+    record_first_score(engine, model, settings, START)
     deliver_pending(engine, build_channels(settings), START, settings)
     [request] = receiver.requests
     timestamp = request.headers["X-Leadscore-Timestamp"]
@@ -80,7 +64,7 @@ def test_webhook_signature_verifies_at_receiver(engine, model, receiver):
 def test_channel_failing_twice_then_succeeds(engine, model, receiver):
     settings = webhook_settings(receiver, retry_base_seconds=30)
     clock = Clock(START)
-    record_hot_lead(engine, model, settings, now=clock.now)
+    record_first_score(engine, model, settings, clock.now)
     channels = build_channels(settings)
     receiver.fail_next(2, status=503)
 
@@ -112,7 +96,7 @@ def test_channel_failing_twice_then_succeeds(engine, model, receiver):
 def test_retry_limit_marks_failed_and_keeps_alert(engine, model, receiver):
     settings = webhook_settings(receiver, max_attempts=3, retry_base_seconds=10)
     clock = Clock(START)
-    record_hot_lead(engine, model, settings, now=clock.now)
+    record_first_score(engine, model, settings, clock.now)
     channels = build_channels(settings)
     receiver.fail_next(10, status=500)
     with structlog.testing.capture_logs() as logs:
@@ -133,7 +117,7 @@ def test_retry_limit_marks_failed_and_keeps_alert(engine, model, receiver):
 
 def test_invalid_webhook_url_names_setting_and_keeps_pending(engine, model):
     settings = make_settings(channels="webhook", webhook_url="hooks.slack.com/services/T/B/xyz")
-    record_hot_lead(engine, model, settings)
+    record_first_score(engine, model, settings, START)
     with structlog.testing.capture_logs() as logs:
         channels = build_channels(settings)
         report = deliver_pending(engine, channels, START, settings)
@@ -149,7 +133,7 @@ def test_invalid_webhook_url_names_setting_and_keeps_pending(engine, model):
 
 def test_invalid_webhook_url_error_hides_path(engine, model):
     settings = make_settings(channels="webhook", webhook_url="ftp://hooks.example.com/T/B/xyz")
-    record_hot_lead(engine, model, settings)
+    record_first_score(engine, model, settings, START)
     deliver_pending(engine, build_channels(settings), START, settings)
     [delivery] = delivery_rows(engine)
     assert "invalid webhook URL ftp://hooks.example.com:" in delivery.last_error
@@ -158,7 +142,7 @@ def test_invalid_webhook_url_error_hides_path(engine, model):
 
 def test_missing_webhook_url_names_setting(engine, model):
     settings = make_settings(channels="webhook")
-    record_hot_lead(engine, model, settings)
+    record_first_score(engine, model, settings, START)
     deliver_pending(engine, build_channels(settings), START, settings)
     [delivery] = delivery_rows(engine)
     assert "no URL is set" in delivery.last_error
@@ -170,7 +154,7 @@ def test_unreachable_webhook_retries_without_leaking_path(engine, model, receive
     settings = make_settings(channels="webhook", webhook_url=url)
     receiver.server.shutdown()
     receiver.server.server_close()
-    record_hot_lead(engine, model, settings)
+    record_first_score(engine, model, settings, START)
     deliver_pending(engine, build_channels(settings), START, settings)
     [delivery] = delivery_rows(engine)
     assert delivery.status == "pending"
@@ -181,7 +165,7 @@ def test_unreachable_webhook_retries_without_leaking_path(engine, model, receive
 def test_webhook_secrets_never_reach_logs(engine, model, receiver):
     settings = webhook_settings(receiver, webhook_secret="s3cret-signing-key")
     receiver.fail_next(1, status=404)
-    record_hot_lead(engine, model, settings)
+    record_first_score(engine, model, settings, START)
     with structlog.testing.capture_logs() as logs:
         deliver_pending(engine, build_channels(settings), START, settings)
     text = json.dumps(logs, default=str)
@@ -203,7 +187,7 @@ def test_several_channels_tracked_separately(engine, model, receiver, smtp_serve
         email_from="alerts@spa.example",
         email_to="desk@spa.example",
     )
-    record_hot_lead(engine, model, settings)
+    record_first_score(engine, model, settings, START)
     deliver_pending(engine, build_channels(settings), START, settings)
     statuses = {row.channel: row.status for row in delivery_rows(engine)}
     assert statuses == {"webhook": "sent", "email": "pending"}
@@ -221,7 +205,7 @@ def test_email_sends_multipart_plain_and_html(engine, model, smtp_server):
         email_from="alerts@spa.example",
         email_to="desk@spa.example, owner@spa.example",
     )
-    alert_id = record_hot_lead(engine, model, settings)
+    alert_id = record_first_score(engine, model, settings, START)
     report = deliver_pending(engine, build_channels(settings), START, settings)
     assert report.sent == 1
     [(sender, recipients, raw)] = smtp_server.handler.messages
@@ -249,7 +233,7 @@ def test_smtp_login_failure_names_settings_and_keeps_pending(engine, model, smtp
         email_from="alerts@spa.example",
         email_to="desk@spa.example",
     )
-    record_hot_lead(engine, model, settings)
+    record_first_score(engine, model, settings, START)
     with structlog.testing.capture_logs() as logs:
         deliver_pending(engine, build_channels(settings), START, settings)
     [delivery] = delivery_rows(engine)
@@ -263,7 +247,7 @@ def test_smtp_login_failure_names_settings_and_keeps_pending(engine, model, smtp
 
 def test_missing_email_settings_are_named(engine, model):
     settings = make_settings(channels="email", smtp_host="127.0.0.1")
-    record_hot_lead(engine, model, settings)
+    record_first_score(engine, model, settings, START)
     deliver_pending(engine, build_channels(settings), START, settings)
     [delivery] = delivery_rows(engine)
     assert "LEADSCORE_ALERT_EMAIL_FROM" in delivery.last_error
@@ -273,11 +257,11 @@ def test_missing_email_settings_are_named(engine, model):
 def test_deliveries_go_hottest_first_then_arrival(engine, model, receiver):
     settings = webhook_settings(receiver)
     for offset, (contact_id, score) in enumerate([("1", 80), ("2", 95), ("3", 80), ("4", 90)]):
-        record_hot_lead(
+        record_first_score(
             engine,
             model,
             settings,
-            now=START + timedelta(seconds=offset),
+            START + timedelta(seconds=offset),
             contact_id=contact_id,
             score=score,
         )
