@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +15,7 @@ from jobs.alerts.tables import alert_deliveries, alerts
 from jobs.store import Store
 from scoring.lead import Activity, ActivityKind, Lead
 from scoring.result import Part, RuleHit, ScoreResult, Tier
+from tests.postgres import temporary_database
 
 ACCOUNT = "hubspot:1234567"
 
@@ -44,22 +43,10 @@ def sqlite_engine(tmp_path):
 @pytest.fixture
 def postgres_engine():
     """A store in a fresh PostgreSQL database, dropped afterwards; skips without one."""
-    from jobs.store.store import normalize_database_url
-
-    base = os.environ.get("DATABASE_URL_TEST")
-    if not base:
-        pytest.skip("DATABASE_URL_TEST is not set (.ci/run starts a PostgreSQL server)")
-    database = f"leadscore_alerts_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(normalize_database_url(base), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
-    url = normalize_database_url(base).set(database=database)
-    store = Store.open(url.render_as_string(hide_password=False))
-    yield store.engine
-    store.engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-    admin.dispose()
+    with temporary_database("leadscore_alerts") as url:
+        store = Store.open(url)
+        yield store.engine
+        store.engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
-import sqlalchemy as sa
 
 from jobs.store import Store
-from jobs.store.store import normalize_database_url
-
-
-def _postgres_url() -> str | None:
-    return os.environ.get("DATABASE_URL_TEST") or None
+from tests.postgres import temporary_database
 
 
 @pytest.fixture
@@ -25,18 +18,8 @@ def sqlite_url(tmp_path) -> str:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL schema per test, dropped afterwards; skips without DATABASE_URL_TEST."""
-    base = _postgres_url()
-    if base is None:
-        pytest.skip("DATABASE_URL_TEST is not set (.ci/run starts a PostgreSQL server)")
-    database = f"leadscore_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(normalize_database_url(base), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
-    url = normalize_database_url(base).set(database=database)
-    yield url.render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-    admin.dispose()
+    with temporary_database("leadscore_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
-import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from jobs.store import Store
-from jobs.store.store import normalize_database_url
 from jobs.webhooks.service import WebhookService
 from jobs.webhooks.settings import WebhookSettings
+from tests.postgres import temporary_database
 
 # Every receiver test runs on this clock, so timestamps are fixed and no test
 # depends on the wall clock.
@@ -37,20 +34,10 @@ def sqlite_store(tmp_path) -> Iterator[Store]:
 @pytest.fixture
 def postgres_store() -> Iterator[Store]:
     """A fresh PostgreSQL database per test; skips without DATABASE_URL_TEST."""
-    base = os.environ.get("DATABASE_URL_TEST")
-    if not base:
-        pytest.skip("DATABASE_URL_TEST is not set (.ci/run starts a PostgreSQL server)")
-    database = f"leadscore_webhooks_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(normalize_database_url(base), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
-    url = normalize_database_url(base).set(database=database)
-    store = Store.open(url.render_as_string(hide_password=False))
-    yield store
-    store.close()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-    admin.dispose()
+    with temporary_database("leadscore_webhooks") as url:
+        store = Store.open(url)
+        yield store
+        store.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
