@@ -9,7 +9,8 @@ processing never score the same contact at the same time.
 The alert outbox and the webhook drain also run on demand: any job that
 records an alert wakes the outbox, and the webhook receiver wakes the drain
 after queueing a contact. So a hot lead's alert leaves as soon as its score is
-stored, and the outbox interval is only the safety net for retries and digests.
+stored. The outbox's timer paces retries, alerts held until opening hours and
+digests, and is the safety net for a missed wake-up.
 
 One daemon runs per heartbeat file: `start()` takes an exclusive lock on a
 file next to it, so a second `leadscore run` with the same settings exits 1.
