@@ -5,7 +5,12 @@
 score columns.
 """
 
-from connectors.spreadsheet.columns import DEFAULT_ACTIVITY_COLUMNS, ColumnPlan, plan_columns
+from connectors.spreadsheet.columns import (
+    DEFAULT_ACTIVITY_COLUMNS,
+    ColumnPlan,
+    MissingAnswerColumnsError,
+    plan_columns,
+)
 from connectors.spreadsheet.source import CellIssue, SpreadsheetSource
 from connectors.spreadsheet.table import Table, cell_text, read_table
 from connectors.spreadsheet.writer import SCORE_COLUMNS, output_format, write_scored
@@ -15,6 +20,7 @@ __all__ = [
     "SCORE_COLUMNS",
     "CellIssue",
     "ColumnPlan",
+    "MissingAnswerColumnsError",
     "SpreadsheetSource",
     "Table",
     "cell_text",

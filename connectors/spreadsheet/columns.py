@@ -67,6 +67,10 @@ DEFAULT_ACTIVITY_COLUMNS: Mapping[ActivityKind, ActivitySource] = {
 }
 
 
+class MissingAnswerColumnsError(InputFileError):
+    """The model maps form answers and the file has none of their columns."""
+
+
 @dataclass(frozen=True, slots=True)
 class MissingColumn:
     """A mapped fact with no matching column: its key and the names that were tried."""
@@ -99,14 +103,17 @@ def plan_columns(
     *,
     path: str,
     strict: bool = False,
+    allow_missing_answers: bool = False,
 ) -> ColumnPlan:
     """Match the mapping's source names to `header` and return the column plan.
 
     Columns listed in `mapping.post_outcome` are never read into a fact,
     because they were filled in after the outcome was known. Raises
+    `MissingAnswerColumnsError` when the model maps answers and none of them
+    is in the file, unless `allow_missing_answers=True`. Raises
     `InputFileError` when the model maps answers or attributes and none of
-    them is in the file (the file does not fit the model), or, with
-    `strict=True`, when any mapped answer or attribute is missing.
+    them is in the file, or, with `strict=True`, when any mapped answer or
+    attribute is missing. Missing engagement columns never raise.
     """
     post_outcome = {normalize_source_name(name) for name in mapping.post_outcome}
     usable = [name for name in header if normalize_source_name(name) not in post_outcome]
@@ -148,20 +155,30 @@ def plan_columns(
             tried = tuple(name for part in ACTIVITY_PARTS for name in getattr(source, part))
             plan.missing.append(MissingColumn(fact=f"activities.{kind}", tried=tried))
 
-    _check_fit(plan, mapping, path=path, strict=strict)
+    _check_fit(plan, mapping, path=path, strict=strict, allow_missing_answers=allow_missing_answers)
     return plan
 
 
-def _check_fit(plan: ColumnPlan, mapping: FieldMapping, *, path: str, strict: bool) -> None:
+def _check_fit(
+    plan: ColumnPlan,
+    mapping: FieldMapping,
+    *,
+    path: str,
+    strict: bool,
+    allow_missing_answers: bool,
+) -> None:
+    if mapping.answers and not plan.answers and not strict and not allow_missing_answers:
+        raise MissingAnswerColumnsError(_no_answers_message(plan, mapping, path), path=path)
     mapped = len(mapping.answers) + len(mapping.attributes)
     found = len(plan.answers) + len(plan.attributes)
-    if not plan.missing:
+    missing = plan.missing
+    if not missing:
         return
-    if strict or (mapped and not found):
+    if strict or (mapped and not found and not allow_missing_answers):
         lines = [f"{path}: the model's mapping names columns that are not in the file:"]
         lines += [
             f"  - {item.fact}: tried " + ", ".join(repr(name) for name in item.tried)
-            for item in plan.missing
+            for item in missing
         ]
         lines.append("Columns in the file: " + ", ".join(repr(name) for name in plan.header))
         lines.append(
@@ -170,3 +187,22 @@ def _check_fit(plan: ColumnPlan, mapping: FieldMapping, *, path: str, strict: bo
             "model made for this export with --model."
         )
         raise InputFileError("\n".join(lines), path=path)
+
+
+def _no_answers_message(plan: ColumnPlan, mapping: FieldMapping, path: str) -> str:
+    lines = [
+        f"{path}: none of the model's answer columns is in the file, so every lead "
+        "would be scored without its form answers.",
+        "Answer keys and the column names each one matches:",
+    ]
+    lines += [
+        f"  - {key}: " + ", ".join(repr(name) for name in names)
+        for key, names in mapping.answers.items()
+    ]
+    lines.append("Columns in the file: " + ", ".join(repr(name) for name in plan.header))
+    lines.append(
+        "Fix: add the file's column name to the key's list under [mapping.answers] in "
+        "the model file (names match ignoring case, spaces and punctuation), or pass a "
+        "model made for this export with --model."
+    )
+    return "\n".join(lines)

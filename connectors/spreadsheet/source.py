@@ -84,13 +84,18 @@ class SpreadsheetSource:
         sheet: str | None = None,
         timezone: tzinfo = UTC,
         strict: bool = False,
+        allow_missing_answers: bool = False,
     ) -> None:
         self.path = Path(path)
         self.mapping = mapping
         self.timezone = timezone
         self.table: Table = read_table(self.path, sheet=sheet)
         self.plan: ColumnPlan = plan_columns(
-            self.table.header, mapping, path=str(self.path), strict=strict
+            self.table.header,
+            mapping,
+            path=str(self.path),
+            strict=strict,
+            allow_missing_answers=allow_missing_answers,
         )
         self.issues: list[CellIssue] = []
         self._parse_date = functools.partial(parse_datetime, default_tz=timezone)

@@ -23,7 +23,7 @@ from rich.text import Text
 
 from connectors.base import Contact, SkippedRecord
 from connectors.errors import InputFileError
-from connectors.spreadsheet import SpreadsheetSource
+from connectors.spreadsheet import MissingAnswerColumnsError, SpreadsheetSource
 from jobs.cli.options import UsageProblem, load_model, parse_now
 from scoring.result import ScoreResult, Tier
 
@@ -98,6 +98,14 @@ def score_command(
         bool, typer.Option("--force", help="Overwrite OUTPUT if it already exists.")
     ] = False,
     strict: StrictOption = False,
+    allow_missing_answers: Annotated[
+        bool,
+        typer.Option(
+            "--allow-missing-answers",
+            help="Score even when none of the model's answer columns is in the file, "
+            "from attributes and engagement alone. Without it the command stops.",
+        ),
+    ] = False,
     top: Annotated[
         int, typer.Option("--top", min=0, help="Number of hot leads listed in the summary.")
     ] = DEFAULT_TOP_HOT,
@@ -117,8 +125,17 @@ def score_command(
         moment = parse_now(now, zone)
         model = load_model(model_path)
         source = SpreadsheetSource(
-            input_path, model.mapping, sheet=sheet, timezone=zone, strict=strict
+            input_path,
+            model.mapping,
+            sheet=sheet,
+            timezone=zone,
+            strict=strict,
+            allow_missing_answers=allow_missing_answers,
         )
+    except MissingAnswerColumnsError as problem:
+        hint = "Or pass --allow-missing-answers to score the file without answers."
+        err.print(Text(f"Error: {problem}\n{hint}", style="red"))
+        raise typer.Exit(EXIT_INVALID_INPUT) from None
     except (UsageProblem, InputFileError) as problem:
         err.print(Text(f"Error: {problem}", style="red"))
         raise typer.Exit(EXIT_INVALID_INPUT) from None

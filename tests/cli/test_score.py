@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import csv
 import os
 import shutil
 import subprocess
@@ -204,6 +205,47 @@ def test_missing_input_exits_2(tmp_path):
     result = run("score", tmp_path / "missing.csv")
     assert result.exit_code == 2
     assert "not found" in result.stderr
+
+
+def drop_columns(source: Path, target: Path, names: set[str]) -> Path:
+    """Copy a CSV without the named columns."""
+    table = read_table(source)
+    keep = [index for index, name in enumerate(table.header) if name not in names]
+    with target.open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream)
+        writer.writerow([table.header[index] for index in keep])
+        for row in table.rows:
+            writer.writerow([row[index] for index in keep])
+    return target
+
+
+ANSWER_COLUMNS = {
+    "Treatment Interest",
+    "How soon are you looking to book?",
+    "Budget",
+    "Have you had this treatment before?",
+    "How many sessions are you considering?",
+}
+
+
+def test_file_without_answer_columns_exits_2(tmp_path):
+    source = drop_columns(EXAMPLE, tmp_path / "no-answers.csv", ANSWER_COLUMNS)
+    result = run("score", source, "--now", NOW)
+    assert result.exit_code == 2, result.output
+    assert str(source) in result.stderr
+    assert "none of the model's answer columns" in result.stderr
+    assert "timeline: 'timeline'" in result.stderr
+    assert "'Age Range'" in result.stderr
+    assert "--allow-missing-answers" in result.stderr
+    assert not (tmp_path / "no-answers-scored.csv").exists()
+
+
+def test_allow_missing_answers_scores_without_answers(tmp_path):
+    source = drop_columns(EXAMPLE, tmp_path / "no-answers.csv", ANSWER_COLUMNS)
+    result = run("score", source, "--now", NOW, "--allow-missing-answers")
+    assert result.exit_code == 0, result.output
+    assert "Scored 200 of 200 rows" in result.stdout
+    assert "Columns not found" in result.stdout
 
 
 def test_strict_rejects_partly_missing_columns(tmp_path):

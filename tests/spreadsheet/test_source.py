@@ -214,10 +214,30 @@ def test_file_without_any_mapped_answer_is_rejected(tmp_path):
     with pytest.raises(InputFileError) as caught:
         SpreadsheetSource(path, SPA_MAPPING)
     message = str(caught.value)
-    assert "timeline: tried 'How soon are you looking to book?'" in message
+    assert "timeline: 'How soon are you looking to book?'" in message
     assert "Columns in the file: 'Record ID', 'Favourite colour'" in message
-    assert "[mapping]" in message
+    assert "[mapping.answers]" in message
     assert str(path) in message
+
+
+def test_file_with_attributes_but_no_answers_is_rejected(tmp_path):
+    path = write_csv(tmp_path, "Record ID,Source\n1,Facebook\n")
+    with pytest.raises(InputFileError) as caught:
+        SpreadsheetSource(path, SPA_MAPPING)
+    message = str(caught.value)
+    assert str(path) in message
+    assert "none of the model's answer columns" in message
+    assert "budget: 'Budget'" in message
+    assert "Columns in the file: 'Record ID', 'Source'" in message
+    assert "[mapping.answers]" in message
+
+
+def test_allow_missing_answers_reads_file_without_answers(tmp_path):
+    path = write_csv(tmp_path, "Record ID,Source\n1,Facebook\n")
+    source = SpreadsheetSource(path, SPA_MAPPING, allow_missing_answers=True)
+    (contact,) = records(source)
+    assert contact.lead.answers == {}
+    assert contact.lead.attributes == {"source": "Facebook"}
 
 
 def test_partly_missing_columns_pass_unless_strict(tmp_path):
