@@ -172,6 +172,15 @@ def run_backfill(
     return result
 
 
+def resumable_progress(ctx: SyncContext) -> BackfillState | None:
+    """Return the saved progress the next run continues from, or None when it starts over."""
+    with ctx.store.begin() as conn:
+        saved = ctx.store.get_backfill(conn, ctx.account)
+    if saved is None or saved.status not in (RUNNING, STOPPED) or saved.resume_token is None:
+        return None
+    return saved
+
+
 def _dry_run_stats(plan, records: list[Contact | SkippedRecord]) -> CycleStats:
     stats = CycleStats(
         pulled=len(records),

@@ -186,11 +186,14 @@ def backfill_command(
     ] = False,
 ) -> None:
     """Score every contact of the account(s); resumes where an interrupted run stopped."""
-    from jobs.backfill import run_backfill
+    from jobs.backfill import resumable_progress, run_backfill
     from jobs.logging import bind_job
 
     settings = _settings()
     runtime = _runtime(settings, account)
+    # A failed account always fails the command. A run stopped early by --limit
+    # or Ctrl-C fails it only when it writes, because only then is work left to resume.
+    failed = 0
     incomplete = 0
     try:
         with _stop_on_first_interrupt(runtime.stop):
@@ -213,6 +216,7 @@ def backfill_command(
                         ctx.label or ctx.account,
                         total=min(total, limit) if total and limit else total,
                     )
+                    saved_before = resumable_progress(ctx)
                     try:
                         result = run_backfill(
                             ctx,
@@ -224,8 +228,8 @@ def backfill_command(
                         )
                     except ConnectorError as exc:
                         err.print(Text(f"Error: {ctx.account}: {exc}", style="red"))
-                        err.print("Progress is saved; run the same command again to resume.")
-                        incomplete += 1
+                        err.print(_resume_hint(ctx, dry_run, restart, saved_before))
+                        failed += 1
                         continue
                 _print_backfill(ctx.label or ctx.account, result)
                 if not result.finished:
@@ -234,8 +238,25 @@ def backfill_command(
                     break
     finally:
         runtime.close()
-    if incomplete and not dry_run:
+    if failed or (incomplete and not dry_run):
         raise typer.Exit(EXIT_FAILED)
+
+
+def _resume_hint(ctx: Any, dry_run: bool, restart: bool, saved_before: Any) -> str:
+    """Build the line that says whether a failed backfill can resume from saved progress."""
+    from jobs.backfill import resumable_progress
+
+    if dry_run:
+        return "Nothing was saved (a dry run saves nothing); fix the error and run it again."
+    saved = resumable_progress(ctx)
+    if saved is None or (restart and saved == saved_before):
+        return "Nothing was saved; fix the error and run the same command again."
+    pages = "page" if saved.pages == 1 else "pages"
+    rerun = "run `leadscore backfill` without --restart" if restart else "run the same command"
+    return (
+        f"Progress is saved ({saved.pages} {pages}, {saved.seen} contacts); "
+        f"{rerun} again to resume."
+    )
 
 
 def _contact_total(connector: Any) -> int | None:

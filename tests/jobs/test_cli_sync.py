@@ -217,3 +217,43 @@ def test_doctor_reports_unreachable_store(env):
     assert result.exit_code == 1
     assert "✗ state store" in result.output
     assert "LEADSCORE_DATABASE_URL" in result.output
+
+
+WRONG_TOKEN = "pat-na1-wrong-token-123456"
+
+
+@pytest.mark.parametrize("flags", [["--dry-run"], []], ids=["dry_run", "writing"])
+def test_backfill_failure_exits_one_without_hint(env, flags):
+    result = invoke({**env, "LEADSCORE_HUBSPOT_TOKEN": WRONG_TOKEN}, "backfill", *flags)
+
+    assert result.exit_code == 1, result.output
+    assert "HTTP 401" in result.output
+    assert "resume" not in result.output
+    assert "Nothing was saved" in result.output
+
+
+def test_backfill_failure_after_page_prints_hint(env, fake):
+    for number in range(150):
+        fake.add_contact({"firstname": f"Extra {number}"})
+    invoke(env, "setup")
+    first = invoke(env, "backfill", "--limit", "100")
+
+    second = invoke({**env, "LEADSCORE_HUBSPOT_TOKEN": WRONG_TOKEN}, "backfill")
+
+    assert first.exit_code == 1, first.output
+    assert second.exit_code == 1, second.output
+    assert "Progress is saved (1 page, 100 contacts)" in second.output
+    assert "run the same command again to resume" in second.output
+
+
+def test_dry_run_failure_claims_no_progress(env, fake):
+    for number in range(150):
+        fake.add_contact({"firstname": f"Extra {number}"})
+    invoke(env, "setup")
+    invoke(env, "backfill", "--limit", "100")
+
+    result = invoke({**env, "LEADSCORE_HUBSPOT_TOKEN": WRONG_TOKEN}, "backfill", "--dry-run")
+
+    assert result.exit_code == 1, result.output
+    assert "Progress is saved" not in result.output
+    assert "a dry run saves nothing" in result.output
