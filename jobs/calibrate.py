@@ -26,6 +26,7 @@ from connectors.base import SkippedRecord
 from connectors.spreadsheet import SpreadsheetSource
 from connectors.spreadsheet.values import CellValueError, parse_datetime
 from scoring import calibration as stats
+from scoring.lead import Lead
 from scoring.mapping import find_source, normalize_source_name
 from scoring.model import ScoringModel
 from scoring.result import RuleHit
@@ -78,8 +79,47 @@ SCORE_SPREAD_LOW = 1
 SCORE_SPREAD_HIGH = 99
 
 
+# When time-based rules (decay, "no reply in N days") are judged: at each lead's
+# own latest date, or at one moment for every lead.
+SCORE_AT_LEAD = "lead"
+SCORE_AT_NOW = "now"
+SCORE_AT_CHOICES = (SCORE_AT_LEAD, SCORE_AT_NOW)
+
+
 class CalibrationInputError(ValueError):
     """The input cannot be calibrated: a missing column, unknown outcomes, no variation."""
+
+
+def lead_scoring_time(lead: Lead, now: datetime) -> datetime | None:
+    """Return the latest of the lead's created date and activity dates, capped at `now`.
+
+    That is the moment the worker last had news of the lead, so time-based
+    rules judged then see what the worker saw. Returns None when the lead has
+    no dates at all.
+    """
+    known = [lead.created_at] if lead.created_at is not None else []
+    for activity in lead.activities:
+        known.extend(moment for moment in (activity.last_at, activity.first_at) if moment)
+    if not known:
+        return None
+    return min(max(known), now)
+
+
+def describe_scoring_time(score_at: str, now: datetime, undated: int = 0) -> str:
+    """Return one sentence saying when time-based rules were judged, for the reports."""
+    moment = f"{now.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    if score_at == SCORE_AT_NOW:
+        return (
+            f"Time-based rules (decay, activity windows) were judged as of {moment} for every "
+            "lead (--score-at now)."
+        )
+    text = (
+        "Time-based rules (decay, activity windows) were judged as of each lead's latest "
+        f"date: its created date or last activity, never later than {moment} (--score-at lead)."
+    )
+    if undated:
+        text += f" {undated} leads have no dates and were judged as of {moment}."
+    return text
 
 
 # --- Outcomes --------------------------------------------------------------------
@@ -207,6 +247,8 @@ class ScoredLeads:
     timestamps: np.ndarray | None = None
     skipped: list[tuple[int | None, str]] = field(default_factory=list)
     blank_outcomes: int = 0
+    scoring_time: str = ""
+    tier_gates: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.lead_ids)
@@ -229,6 +271,8 @@ class ScoredLeads:
             hot_cutoff=self.hot_cutoff,
             warm_cutoff=self.warm_cutoff,
             timestamps=self.timestamps[chosen] if self.timestamps is not None else None,
+            scoring_time=self.scoring_time,
+            tier_gates=self.tier_gates,
         )
 
 
@@ -342,6 +386,9 @@ class CalibrationReport:
     warnings: list[str] = field(default_factory=list)
     min_leads: int = 30
     candidate_test_auc: float | None = None
+    scoring_time: str = ""
+    tier_gates: tuple[str, ...] = ()
+    clamp_warning: str = ""
 
 
 def evaluate(
@@ -408,6 +455,8 @@ def evaluate(
         time_check=_time_check(scored, options),
         warnings=warnings,
         min_leads=options.min_leads,
+        scoring_time=scored.scoring_time,
+        tier_gates=scored.tier_gates,
     )
     log.info(
         "calibration_evaluated",
@@ -710,6 +759,7 @@ class BacktestReport:
     leads_per_day: float | None
     changes: list[TierChange]
     changed_count: int
+    scoring_time: str = ""
 
 
 def backtest(
@@ -772,6 +822,7 @@ def backtest(
         leads_per_day=leads_per_day or _arrival_rate(baseline),
         changes=changes[:top],
         changed_count=len(changes),
+        scoring_time=baseline.scoring_time,
     )
 
 
@@ -859,13 +910,17 @@ def load_scored_leads(
     date_column: str | None = None,
     model_name: str | None = None,
     now: datetime | None = None,
+    score_at: str = SCORE_AT_LEAD,
 ) -> ScoredLeads:
     """Read a spreadsheet with an outcome column and score every lead with `model`.
 
-    Rows with a blank outcome are left out and counted; rows the reader skips
-    are kept in `skipped`. Raises `CalibrationInputError` for a missing
-    outcome or date column, unrecognised outcome values, or a mapping that
-    reads a post-outcome column.
+    With `score_at="lead"` each lead is scored as of `lead_scoring_time`, so
+    the result does not depend on when the export is calibrated; with
+    `score_at="now"` every lead is scored as of `now`. `now` defaults to the
+    current time. Rows with a blank outcome are left out and counted; rows
+    the reader skips are kept in `skipped`. Raises `CalibrationInputError`
+    for a missing outcome or date column, unrecognised outcome values, or a
+    mapping that reads a post-outcome column.
     """
     from scoring.engine import score as score_lead
 
@@ -887,10 +942,10 @@ def load_scored_leads(
                 missing_column_message(path_text, "--date-column", date_column, header)
             )
 
-    # NOTE: time-based rules (decay, "no reply in 14 days") are judged at `now`
-    # (the time of the run unless the caller passes one), not at the moment each
-    # lead was first scored, because a spreadsheet has no record of that moment.
+    if score_at not in SCORE_AT_CHOICES:
+        raise ValueError(f"score_at must be one of {SCORE_AT_CHOICES}, got {score_at!r}")
     now = now or datetime.now(UTC)
+    undated = 0
     reader = OutcomeReader(header[outcome_index])
     rule_infos = model.rules()
     rule_ids = [rule.id for rule in rule_infos]
@@ -915,7 +970,13 @@ def load_scored_leads(
         outcome = reader.read(cells[outcome_index] if outcome_index < len(cells) else None, row)
         if outcome is None:
             continue
-        result = score_lead(record.lead, model, now)
+        moment = now
+        if score_at == SCORE_AT_LEAD:
+            own_time = lead_scoring_time(record.lead, now)
+            if own_time is None:
+                undated += 1
+            moment = own_time or now
+        result = score_lead(record.lead, model, moment)
         given = np.zeros(len(rule_ids))
         for hit in result.hits:
             if hit.rule_id in rule_position:
@@ -967,7 +1028,21 @@ def load_scored_leads(
         timestamps=np.asarray(stamps, dtype=float) if date_index is not None else None,
         skipped=skipped,
         blank_outcomes=len(reader.blank_rows),
+        scoring_time=describe_scoring_time(score_at, now, undated),
+        tier_gates=tier_gates(model),
     )
+
+
+def tier_gates(model: ScoringModel) -> tuple[str, ...]:
+    """Describe the model's fit and intent minimums per tier, such as `hot needs intent ≥ 40`."""
+    tiers = model.tiers
+    gates = []
+    for tier in ("hot", "warm"):
+        for part in ("fit", "intent"):
+            minimum = getattr(tiers, f"{tier}_min_{part}")
+            if minimum:
+                gates.append(f"{tier} needs {part} ≥ {minimum}")
+    return tuple(gates)
 
 
 def _check_outcome_not_mapped(source: SpreadsheetSource, outcome_index: int, path: str) -> None:

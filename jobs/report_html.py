@@ -401,7 +401,8 @@ def _summary_section(report: CalibrationReport) -> str:
         f"<p>{report.lead_count} leads from <code>{escape(report.source)}</code> with a known "
         f"outcome in column <code>{escape(report.outcome_column)}</code>; {report.booked} booked "
         f"(base rate {_percent(report.base_rate)}). ROC AUC of the current score: "
-        f"<strong>{report.auc:.3f}</strong>.</p>"
+        f"<strong>{report.auc:.3f}</strong>.</p>",
+        f"<p>{escape(report.scoring_time)}</p>",
     ]
     parts.extend(f'<p class="warning">{escape(text)}</p>' for text in report.warnings)
     return "".join(parts)
@@ -807,6 +808,7 @@ def render_backtest(report: BacktestReport) -> str:
     body = (
         f"<p>{report.lead_count} leads from <code>{escape(report.source)}</code>, "
         f"{report.booked} booked. {report.changed_count} leads change tier.</p>"
+        f"<p>{escape(report.scoring_time)}</p>"
         f'<div id="summary-table">{summary}</div>'
         "<h2>Tier migration</h2>"
         "<p>Rows: tier under the baseline model; columns: tier under the candidate.</p>"

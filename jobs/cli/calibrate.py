@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -62,8 +63,27 @@ NowOption = Annotated[
     str | None,
     typer.Option(
         "--now",
-        help="Judge time-based rules (decay, no reply in N days) as of this ISO 8601 time "
-        "instead of now.",
+        help="Latest ISO 8601 time at which time-based rules (decay, no reply in N days) are "
+        "judged. Default: the current time.",
+    ),
+]
+
+
+class ScoreAt(StrEnum):
+    """Values of `--score-at`; they match `jobs.calibrate.SCORE_AT_CHOICES`."""
+
+    LEAD = "lead"
+    NOW = "now"
+
+
+ScoreAtOption = Annotated[
+    ScoreAt,
+    typer.Option(
+        "--score-at",
+        help="When to judge time-based rules: 'lead' scores each lead as of its latest date "
+        "(created date or last activity, capped at --now), which is what the worker saw when "
+        "the lead was last active; 'now' scores every lead as of --now.",
+        case_sensitive=False,
     ),
 ]
 
@@ -126,6 +146,7 @@ def calibrate_command(
         ),
     ] = 0.3,
     now: NowOption = None,
+    score_at: ScoreAtOption = ScoreAt.LEAD,
 ) -> None:
     """Compare scores with real bookings and recommend tier cutoffs and points."""
     from jobs import calibrate as job
@@ -152,12 +173,25 @@ def calibrate_command(
         moment = parse_now(now)
         model = load_model(model_path)
         scored = job.load_scored_leads(
-            input_path, model, outcome, date_column=date_column, now=moment
+            input_path,
+            model,
+            outcome,
+            date_column=date_column,
+            now=moment,
+            score_at=score_at.value,
         )
         report = job.evaluate(scored, outcome, options)
         if write_model is not None and report.weight_fit is not None:
             report.candidate_test_auc = _write_candidate(
-                job, model_path, write_model, report, input_path, outcome, date_column, moment
+                job,
+                model_path,
+                write_model,
+                report,
+                input_path,
+                outcome,
+                date_column,
+                moment,
+                score_at.value,
             )
     except (UsageProblem, InputFileError, job.CalibrationInputError) as problem:
         err.print(Text(f"Error: {problem}", style="red"))
@@ -192,6 +226,7 @@ def backtest_command(
         int, typer.Option("--top", help="Leads whose tier changes most to list.", min=0)
     ] = 20,
     now: NowOption = None,
+    score_at: ScoreAtOption = ScoreAt.LEAD,
 ) -> None:
     """Score the same leads with a candidate and the current model and compare them."""
     from jobs import calibrate as job
@@ -212,6 +247,7 @@ def backtest_command(
             date_column=date_column,
             now=moment,
             model_name=baseline_path.name,
+            score_at=score_at.value,
         )
         candidate = job.load_scored_leads(
             input_path,
@@ -220,6 +256,7 @@ def backtest_command(
             date_column=date_column,
             now=moment,
             model_name=candidate_path.name,
+            score_at=score_at.value,
         )
         report = job.backtest(baseline, candidate, outcome, leads_per_day=leads_per_day, top=top)
     except (UsageProblem, InputFileError, job.CalibrationInputError) as problem:
@@ -259,6 +296,7 @@ def _write_candidate(
     outcome: str,
     date_column: str | None,
     moment: datetime,
+    score_at: str,
 ) -> float | None:
     """Write the candidate model, check that it parses, and return its held-out ROC AUC."""
     from scoring import calibration as stats
@@ -284,7 +322,7 @@ def _write_candidate(
     if test is None:
         return None
     rescored = job.load_scored_leads(
-        input_path, candidate, outcome, date_column=date_column, now=moment
+        input_path, candidate, outcome, date_column=date_column, now=moment, score_at=score_at
     ).subset(test)
     try:
         return stats.roc_auc(rescored.scores, rescored.outcomes)
@@ -332,6 +370,7 @@ def print_calibration(console: Console, report: Any) -> None:
         f"booked (base rate {_percent(report.base_rate)}). ROC AUC of the current score: "
         f"[bold]{report.auc:.3f}[/]."
     )
+    console.print(report.scoring_time, markup=False)
     for warning in report.warnings:
         console.print(Text("Note: ", style="yellow") + Text(warning))
 
@@ -502,6 +541,7 @@ def print_backtest(console: Console, report: Any) -> None:
         f"{report.lead_count} leads, {report.booked} booked. {report.changed_count} leads "
         "change tier."
     )
+    console.print(report.scoring_time, markup=False)
     summary = Table(title="Models")
     for column in ("model", "ROC AUC", "hot leads", "hot booking rate", "hot per day"):
         summary.add_column(column, justify="left" if column == "model" else "right")
