@@ -66,7 +66,9 @@ TimezoneOption = Annotated[
 StrictOption = Annotated[
     bool,
     typer.Option(
-        "--strict", help="Stop when any column named in the model's [mapping] is missing."
+        "--strict",
+        # Rich reads an unescaped [mapping] in help text as a markup tag and drops it.
+        help="Stop when any column named in the model's \\[mapping] is missing.",
     ),
 ]
 
