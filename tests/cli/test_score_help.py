@@ -7,7 +7,6 @@ markup tag and drops it.
 from __future__ import annotations
 
 import re
-
 from typing import Any
 
 import pytest
