@@ -422,11 +422,16 @@ def evaluate(
     capacity, capacity_note = _capacity(scores, outcomes, options, leads_per_day)
 
     cutoffs = stats.cutoff_table(scores, outcomes)
-    current_hot_stats = cutoffs[scored.hot_cutoff - stats.SCORE_MIN]
-    warm_selected = (scores >= scored.warm_cutoff) & (scores < scored.hot_cutoff)
-    current_warm_stats = stats.Proportion(
-        int(outcomes[warm_selected].sum()), int(warm_selected.sum())
+    # The current rows count the tiers the model really assigned, so leads
+    # stopped by a tier gate (hot needs intent ≥ 40) are not counted as hot.
+    current_hot = _tier_rate(scored, "hot")
+    current_hot_stats = stats.CutoffStats(
+        scored.hot_cutoff,
+        current_hot,
+        current_hot.total / len(scored),
+        current_hot.booked / booked,
     )
+    current_warm_stats = _tier_rate(scored, "warm")
 
     report = CalibrationReport(
         source=scored.source,
@@ -1030,6 +1035,20 @@ def load_scored_leads(
         blank_outcomes=len(reader.blank_rows),
         scoring_time=describe_scoring_time(score_at, now, undated),
         tier_gates=tier_gates(model),
+    )
+
+
+def describe_tier_gates(gates: Sequence[str]) -> str:
+    """Return one sentence saying whether the cutoff rows include the model's tier gates."""
+    if not gates:
+        return (
+            "The model has no fit or intent minimums for its tiers, so the current and "
+            "recommended cutoffs both select leads by score alone."
+        )
+    return (
+        f"The current rows count the tiers the model assigns, gates included "
+        f"({', '.join(gates)}). Recommended cutoffs select leads by score alone and do not "
+        "assume the gates, which would make fewer leads hot or warm."
     )
 
 

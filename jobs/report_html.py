@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from html import escape
 
-from jobs.calibrate import BacktestReport, CalibrationReport
+from jobs.calibrate import BacktestReport, CalibrationReport, describe_tier_gates
 from scoring.calibration import CutoffChoice, Proportion, Recommendation, RuleEvidence
 
 CHART_WIDTH = 640
@@ -499,7 +499,7 @@ def _recommendation_section(report: CalibrationReport) -> str:
             str(hot.total),
             _percent(hot.rate) if hot.total else "–",
             _interval(hot),
-            "from the model file",
+            "tiers the model assigns",
         ],
         [
             "current: warm",
@@ -507,7 +507,7 @@ def _recommendation_section(report: CalibrationReport) -> str:
             str(warm.total),
             _percent(warm.rate) if warm.total else "–",
             _interval(warm),
-            "from the model file",
+            "tiers the model assigns",
         ],
     ]
     rows += _recommendation_rows(report.lift)
@@ -527,7 +527,8 @@ def _recommendation_section(report: CalibrationReport) -> str:
     table = _table(["tier", "cutoff", "leads", "booking rate", "95% interval", "why"], rows)
     return (
         "<h2>Recommended cutoffs</h2>"
-        f'<div id="recommendation-table">{table}</div>{"".join(statements)}'
+        f'<div id="recommendation-table">{table}</div>'
+        f"<p>{escape(describe_tier_gates(report.tier_gates))}</p>{''.join(statements)}"
         '<p class="meta">These are recommendations: the model file is not changed. Edit '
         "<code>[tiers]</code> in the model file to apply them.</p>"
     )

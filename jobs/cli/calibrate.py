@@ -416,6 +416,8 @@ def print_calibration(console: Console, report: Any) -> None:
 
 
 def _print_recommendations(console: Console, report: Any) -> None:
+    from jobs.calibrate import describe_tier_gates
+
     table = Table(title="Cutoffs")
     for column in ("tier", "cutoff", "leads", "booking rate", "95% interval", "why"):
         table.add_column(
@@ -431,7 +433,7 @@ def _print_recommendations(console: Console, report: Any) -> None:
         str(hot.total),
         _percent(hot.rate) if hot.total else "–",
         _interval(hot),
-        "model file",
+        "model tiers",
     )
     table.add_row(
         "current warm",
@@ -439,7 +441,7 @@ def _print_recommendations(console: Console, report: Any) -> None:
         str(warm.total),
         _percent(warm.rate) if warm.total else "–",
         _interval(warm),
-        "model file",
+        "model tiers",
     )
     recommendations = [report.lift] + ([report.capacity] if report.capacity else [])
     for recommendation in recommendations:
@@ -454,6 +456,7 @@ def _print_recommendations(console: Console, report: Any) -> None:
                 choice.reason,
             )
     console.print(table)
+    console.print(describe_tier_gates(report.tier_gates), markup=False)
     console.print(Text("Lift policy: ", style="bold") + Text(report.lift.statement))
     if report.capacity is not None:
         console.print(Text("Capacity policy: ", style="bold") + Text(report.capacity.statement))
