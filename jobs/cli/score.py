@@ -68,7 +68,9 @@ StrictOption = Annotated[
     typer.Option(
         "--strict",
         # Rich reads an unescaped [mapping] in help text as a markup tag and drops it.
-        help="Stop when any column named in the model's \\[mapping] is missing.",
+        help="Stop when any answer or attribute column named in the model's "
+        "\\[mapping] is missing. Missing engagement columns (email opens, page views) "
+        "are listed in the summary and never stop the run.",
     ),
 ]
 

@@ -257,6 +257,12 @@ def test_strict_rejects_partly_missing_columns(tmp_path):
     assert "timeline: tried" in result.stderr
 
 
+def test_strict_passes_example_listing_engagement_note(leads):
+    result = run("score", leads, "--now", NOW, "--strict")
+    assert result.exit_code == 0, result.output
+    assert "Engagement columns not found: email_bounce, outreach" in result.stdout
+
+
 @pytest.mark.parametrize(
     ("option", "value", "expected"),
     [

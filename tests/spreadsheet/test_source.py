@@ -248,6 +248,16 @@ def test_partly_missing_columns_pass_unless_strict(tmp_path):
         SpreadsheetSource(path, SPA_MAPPING, strict=True)
 
 
+def test_strict_ignores_missing_engagement_columns(tmp_path):
+    mapping = FieldMapping(
+        answers={"budget": ["Budget"]},
+        activities={"outreach": {"count": ["Number of times contacted"]}},
+    )
+    path = write_csv(tmp_path, "Record ID,Budget\n1,$300\n")
+    source = SpreadsheetSource(path, mapping, strict=True)
+    assert [item.fact for item in source.plan.missing] == ["activities.outreach"]
+
+
 def test_xlsx_rows_become_contacts_with_string_ids(tmp_path):
     workbook = Workbook()
     sheet = workbook.active
