@@ -388,6 +388,7 @@ class CalibrationReport:
     candidate_test_auc: float | None = None
     scoring_time: str = ""
     tier_gates: tuple[str, ...] = ()
+    candidate_limits: str = ""
     clamp_warning: str = ""
 
 
@@ -1128,6 +1129,39 @@ def _timestamp(cell: object) -> float:
 
 
 # --- Candidate model file --------------------------------------------------------
+
+# Above this share of leads at score 1 or at 100, a candidate gets a warning.
+CLAMP_WARNING_SHARE = 0.05
+
+
+def describe_score_limits(scores: np.ndarray) -> tuple[str, str]:
+    """Return a sentence with the shares of leads at score 1 and 100, and a warning or "".
+
+    The engine clips totals to 1–100, so leads at either end tie and cannot
+    be ranked or split by a cutoff. The warning is given when more than
+    `CLAMP_WARNING_SHARE` of the leads sit at one end or the other.
+    """
+    count = len(scores)
+    low = float((scores <= stats.SCORE_MIN).mean()) if count else 0.0
+    high = float((scores >= stats.SCORE_MAX).mean()) if count else 0.0
+    limits = (
+        f"Rescored with the candidate, {low:.1%} of the {count} leads score 1 and "
+        f"{high:.1%} score 100."
+    )
+    if low + high <= CLAMP_WARNING_SHARE:
+        return limits, ""
+    fixes = []
+    if low > 0:
+        fixes.append("raise `base_points` in the candidate to lift the leads at 1")
+    if high > 0:
+        fixes.append("lower it to bring down the leads at 100")
+    warning = (
+        f"{low + high:.1%} of the leads sit at the 1 or 100 limit, above "
+        f"{CLAMP_WARNING_SHARE:.0%}. Leads at a limit tie: the score cannot rank them and no "
+        f"cutoff can split them. To fix it, {' or '.join(fixes)}, or add rules that tell these "
+        "leads apart, then run `leadscore calibrate` on the candidate again."
+    )
+    return limits, warning
 
 
 def candidate_model_text(

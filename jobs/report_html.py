@@ -636,12 +636,19 @@ def _weight_section(report: CalibrationReport) -> str:
         f"points add up to the current model's {fit.points_budget:g}).</p>"
         f"<p>Held-out ROC AUC: fitted weights <strong>{_number(fit.fitted_test_auc)}</strong>, "
         f"current score <strong>{_number(fit.current_test_auc)}</strong>"
-        f"{candidate}.</p>{note}"
+        f"{candidate}.</p>{note}{_limits_paragraphs(report)}"
         f'<div id="weight-table">{table}</div>'
         '<p class="meta">The suggested points are written only to a candidate model file '
         "(<code>--write-model</code>); compare it with <code>leadscore backtest</code> before "
         "using it.</p>"
     )
+
+
+def _limits_paragraphs(report: CalibrationReport) -> str:
+    text = f"<p>{escape(report.candidate_limits)}</p>" if report.candidate_limits else ""
+    if report.clamp_warning:
+        text += f'<p class="warning">{escape(report.clamp_warning)}</p>'
+    return text
 
 
 def _time_section(report: CalibrationReport) -> str:

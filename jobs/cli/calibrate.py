@@ -182,7 +182,7 @@ def calibrate_command(
         )
         report = job.evaluate(scored, outcome, options)
         if write_model is not None and report.weight_fit is not None:
-            report.candidate_test_auc = _write_candidate(
+            _write_candidate(
                 job,
                 model_path,
                 write_model,
@@ -199,7 +199,10 @@ def calibrate_command(
 
     print_calibration(out, report)
     if write_model is not None:
-        out.print(f"\nCandidate model written to {write_model}. Compare it with:")
+        out.print(f"\nCandidate model written to {write_model}. {report.candidate_limits}")
+        if report.clamp_warning:
+            out.print(Text("Warning: ", style="yellow") + Text(report.clamp_warning))
+        out.print("Compare it with:")
         out.print(
             f"  leadscore backtest {input_path} --model {write_model} --baseline {model_path} "
             f"--outcome {_quote(outcome)}"
@@ -297,8 +300,12 @@ def _write_candidate(
     date_column: str | None,
     moment: datetime,
     score_at: str,
-) -> float | None:
-    """Write the candidate model, check that it parses, and return its held-out ROC AUC."""
+) -> None:
+    """Write the candidate model and rescore the input with it.
+
+    Records on `report` the candidate's held-out ROC AUC and how many leads it
+    puts at the score limits 1 and 100, with a warning when there are too many.
+    """
     from scoring import calibration as stats
     from scoring.model import ModelError, parse_model
 
@@ -318,16 +325,18 @@ def _write_candidate(
     except OSError as exc:
         raise UsageProblem(f"cannot write {target}: {exc.strerror}") from None
 
-    test = report.weight_fit.test_indices
-    if test is None:
-        return None
     rescored = job.load_scored_leads(
         input_path, candidate, outcome, date_column=date_column, now=moment, score_at=score_at
-    ).subset(test)
+    )
+    report.candidate_limits, report.clamp_warning = job.describe_score_limits(rescored.scores)
+    test = report.weight_fit.test_indices
+    if test is None:
+        return
+    held_out = rescored.subset(test)
     try:
-        return stats.roc_auc(rescored.scores, rescored.outcomes)
+        report.candidate_test_auc = stats.roc_auc(held_out.scores, held_out.outcomes)
     except stats.NoOutcomeVariation:
-        return None
+        report.candidate_test_auc = None
 
 
 def _write_report(path: Path, html: str, err: Console) -> None:
