@@ -51,6 +51,14 @@ DateOption = Annotated[
         "chosen on older leads, judged on newer ones) and gives the lead arrival rate.",
     ),
 ]
+BacktestDateOption = Annotated[
+    str | None,
+    typer.Option(
+        "--date-column",
+        help="Column with each lead's creation date. Gives the lead arrival rate for hot "
+        "leads per day.",
+    ),
+]
 LeadsPerDayOption = Annotated[
     float | None,
     typer.Option(
@@ -223,7 +231,7 @@ def backtest_command(
         typer.Option("--baseline", help="Current model TOML file.", show_default=False),
     ],
     report_path: ReportOption = None,
-    date_column: DateOption = None,
+    date_column: BacktestDateOption = None,
     leads_per_day: LeadsPerDayOption = None,
     top: Annotated[
         int, typer.Option("--top", help="Leads whose tier changes most to list.", min=0)
@@ -578,6 +586,7 @@ def print_backtest(console: Console, report: Any) -> None:
     for tier, row in zip(report.tiers, report.migration, strict=True):
         matrix.add_row(tier, *(str(count) for count in row))
     console.print(matrix)
+    _print_tier_rates(console, report)
 
     if report.changes:
         changes = Table(title="Leads whose tier changes most")
@@ -593,3 +602,20 @@ def print_backtest(console: Console, report: Any) -> None:
                 "; ".join(change.reasons) or "same rules, different tier cutoffs",
             )
         console.print(changes)
+
+
+def _print_tier_rates(console: Console, report: Any) -> None:
+    table = Table(title="Booking rate per tier")
+    for column in ("tier", "baseline leads", "rate", "candidate leads", "rate"):
+        table.add_column(column, justify="left" if column == "tier" else "right")
+    for tier in report.tiers:
+        baseline = report.baseline_tier_rates[tier]
+        candidate = report.candidate_tier_rates[tier]
+        table.add_row(
+            tier,
+            str(baseline.total),
+            _percent(baseline.rate) if baseline.total else "–",
+            str(candidate.total),
+            _percent(candidate.rate) if candidate.total else "–",
+        )
+    console.print(table)
