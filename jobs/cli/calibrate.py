@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -356,6 +357,17 @@ def _write_report(path: Path, html: str, err: Console) -> None:
         raise typer.Exit(EXIT_INVALID_INPUT) from None
 
 
+def _table(title: str) -> Table:
+    """Return a Rich table without side borders, so the widest tables fit 80 columns."""
+    return Table(
+        title=title,
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+
+
 def _percent(value: float | None) -> str:
     if value is None or math.isnan(value):
         return "–"
@@ -366,6 +378,13 @@ def _interval(outcome: Any) -> str:
     if outcome is None or outcome.total == 0:
         return "–"
     return f"{outcome.low:.1%} – {outcome.high:.1%}"
+
+
+def _short_interval(outcome: Any) -> str:
+    """Return the 95% interval as `26.2–31.2%`, for tables that are short of room."""
+    if outcome is None or outcome.total == 0:
+        return "–"
+    return f"{outcome.low * 100:.1f}–{outcome.high:.1%}"
 
 
 def _auc(value: float | None) -> str:
@@ -391,7 +410,7 @@ def print_calibration(console: Console, report: Any) -> None:
     for warning in report.warnings:
         console.print(Text("Note: ", style="yellow") + Text(warning))
 
-    bands = Table(title="Booking rate per score band")
+    bands = _table("Booking rate per score band")
     for column in ("band", "leads", "booked", "rate", "95% interval", ""):
         bands.add_column(column, justify="right")
     for band in report.bands:
@@ -407,7 +426,7 @@ def print_calibration(console: Console, report: Any) -> None:
         )
     console.print(bands)
 
-    captured = Table(title="Bookings captured at or above each cutoff")
+    captured = _table("Bookings captured at or above each cutoff")
     for column in ("cutoff", "leads", "share of leads", "share of bookings", "booking rate"):
         captured.add_column(column, justify="right")
     for row in report.cutoffs:
@@ -435,13 +454,9 @@ def print_calibration(console: Console, report: Any) -> None:
 def _print_recommendations(console: Console, report: Any) -> None:
     from jobs.calibrate import describe_tier_gates
 
-    table = Table(title="Cutoffs")
-    for column in ("tier", "cutoff", "leads", "booking rate", "95% interval", "why"):
-        table.add_column(
-            column,
-            justify="left" if column in ("tier", "why") else "right",
-            no_wrap=column != "why",
-        )
+    table = _table("Cutoffs")
+    for column in ("tier", "cutoff", "leads", "booking rate", "95% interval"):
+        table.add_column(column, justify="left" if column == "tier" else "right", no_wrap=True)
     hot = report.current_hot_stats.at_or_above
     warm = report.current_warm_stats
     table.add_row(
@@ -450,7 +465,6 @@ def _print_recommendations(console: Console, report: Any) -> None:
         str(hot.total),
         _percent(hot.rate) if hot.total else "–",
         _interval(hot),
-        "model tiers",
     )
     table.add_row(
         "current warm",
@@ -458,21 +472,26 @@ def _print_recommendations(console: Console, report: Any) -> None:
         str(warm.total),
         _percent(warm.rate) if warm.total else "–",
         _interval(warm),
-        "model tiers",
     )
+    reasons = []
     recommendations = [report.lift] + ([report.capacity] if report.capacity else [])
     for recommendation in recommendations:
         for name, choice in (("hot", recommendation.hot), ("warm", recommendation.warm)):
             selected = choice.selected
+            label = f"{recommendation.policy} {name}"
             table.add_row(
-                f"{recommendation.policy} {name}",
+                label,
                 str(choice.cutoff) if choice.cutoff is not None else "none",
                 str(selected.total) if selected else "–",
                 _percent(selected.rate) if selected and selected.total else "–",
                 _interval(selected),
-                choice.reason,
             )
+            reasons.append((label, choice.reason))
     console.print(table)
+    # The reasons are long sentences, so they go below the table, where they
+    # wrap at the terminal width instead of squeezing the number columns.
+    for label, reason in reasons:
+        console.print(Text(f"{label}: ", style="bold") + Text(reason))
     console.print(describe_tier_gates(report.tier_gates), markup=False)
     console.print(Text("Lift policy: ", style="bold") + Text(report.lift.statement))
     if report.capacity is not None:
@@ -482,19 +501,20 @@ def _print_recommendations(console: Console, report: Any) -> None:
 
 
 def _print_rules(console: Console, report: Any) -> None:
-    table = Table(title="Evidence per rule (booking rate when the rule fired vs not)")
-    for column in ("rule", "fired", "rate", "95% interval", "not fired", "rate", "lift", ""):
-        table.add_column(column, justify="left" if column == "rule" else "right", no_wrap=True)
+    table = _table("Evidence per rule (booking rate when the rule fired vs not)")
+    table.add_column("rule", overflow="fold")
+    for column in ("fired", "rate", "95% interval", "not fired", "rate", "lift", ""):
+        table.add_column(column, justify="right", no_wrap=True)
     for item in report.rule_evidence:
         table.add_row(
             item.rule_id,
             f"{item.fired.booked}/{item.fired.total}",
             _percent(item.fired.rate) if item.fired.total else "–",
-            _interval(item.fired),
+            _short_interval(item.fired),
             f"{item.not_fired.booked}/{item.not_fired.total}",
             _percent(item.not_fired.rate) if item.not_fired.total else "–",
             "–" if math.isnan(item.lift) else f"{item.lift:.2f}",
-            "too thin" if item.thin else "",
+            "thin" if item.thin else "",
         )
     console.print(table)
 
@@ -504,15 +524,17 @@ def _print_weights(console: Console, report: Any) -> None:
     if fit is None:
         console.print("No rule gave points to any lead, so no points were fitted.")
         return
-    table = Table(title="Suggested points (logistic regression on rule hits)")
-    for column in ("rule", "level", "current", "suggested", "log-odds", "fired (training)"):
-        table.add_column(
-            column, justify="left" if column in ("rule", "level") else "right", no_wrap=True
-        )
+    table = _table(
+        "Suggested points (logistic regression on rule hits; fired: training leads it fired for)"
+    )
+    table.add_column("rule", overflow="fold")
+    table.add_column("level", no_wrap=True)
+    for column in ("now", "fitted", "log-odds", "fired"):
+        table.add_column(column, justify="right", no_wrap=True)
     for weight in fit.weights:
         table.add_row(
             weight.rule.rule_id,
-            "whole rule" if weight.level is None else f"options worth {_signed(weight.level)}",
+            "whole rule" if weight.level is None else f"worth {_signed(weight.level)}",
             _signed(weight.current_points),
             _signed(weight.suggested_points),
             f"{weight.coefficient:.3f}",
@@ -562,7 +584,7 @@ def print_backtest(console: Console, report: Any) -> None:
         "change tier."
     )
     console.print(report.scoring_time, markup=False)
-    summary = Table(title="Models")
+    summary = _table("Models")
     for column in ("model", "ROC AUC", "hot leads", "hot booking rate", "hot per day"):
         summary.add_column(column, justify="left" if column == "model" else "right")
     for name, auc, hot in (
@@ -579,7 +601,7 @@ def print_backtest(console: Console, report: Any) -> None:
         )
     console.print(summary)
 
-    matrix = Table(title="Tier migration (rows: baseline, columns: candidate)")
+    matrix = _table("Tier migration (rows: baseline, columns: candidate)")
     matrix.add_column("")
     for tier in report.tiers:
         matrix.add_column(tier, justify="right")
@@ -589,9 +611,11 @@ def print_backtest(console: Console, report: Any) -> None:
     _print_tier_rates(console, report)
 
     if report.changes:
-        changes = Table(title="Leads whose tier changes most")
-        for column in ("lead", "row", "baseline", "candidate", "booked", "rules that differ"):
-            changes.add_column(column)
+        changes = _table("Leads whose tier changes most")
+        changes.add_column("lead", overflow="fold")
+        for column in ("row", "baseline", "candidate", "booked"):
+            changes.add_column(column, no_wrap=True)
+        changes.add_column("rules that differ")
         for change in report.changes:
             changes.add_row(
                 change.lead_id,
@@ -599,13 +623,13 @@ def print_backtest(console: Console, report: Any) -> None:
                 f"{change.baseline_score} {change.baseline_tier}",
                 f"{change.candidate_score} {change.candidate_tier}",
                 "yes" if change.outcome else "no",
-                "; ".join(change.reasons) or "same rules, different tier cutoffs",
+                "\n".join(change.reasons) or "same rules, different tier cutoffs",
             )
         console.print(changes)
 
 
 def _print_tier_rates(console: Console, report: Any) -> None:
-    table = Table(title="Booking rate per tier")
+    table = _table("Booking rate per tier")
     for column in ("tier", "baseline leads", "rate", "candidate leads", "rate"):
         table.add_column(column, justify="left" if column == "tier" else "right")
     for tier in report.tiers:
