@@ -207,6 +207,16 @@ class CheckResult:
     ok: bool
     detail: str = ""
     fix: str = ""
+    # False for a feature that works without this check: a failure is a warning
+    # and does not fail doctor.
+    required: bool = True
+    # The check did not run (an earlier check failed, or nothing needs it); `detail` says why.
+    skipped: bool = False
+
+    @property
+    def failed(self) -> bool:
+        """Return True when this result fails doctor's exit code."""
+        return not self.ok and self.required and not self.skipped
 
 
 @runtime_checkable

@@ -9,10 +9,12 @@ access and read scopes with one cheap call per endpoint group.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import CheckResult, SetupReport
-from connectors.errors import ConfigurationError, ConnectorError, SkippableRecordError
+from connectors.checks import ProbeRunner, fail_fast
+from connectors.errors import SkippableRecordError
 from connectors.gohighlevel import constants
 from connectors.gohighlevel.fields import FieldCatalog
 from scoring.mapping import FieldMapping
@@ -164,25 +166,42 @@ def _pipeline_problems(connector: GoHighLevelConnector) -> list[str]:
     return [f"pipeline {config.pipeline_id} not found in location {config.location_id}"]
 
 
+TOKEN_FIX = (
+    "create a new private integration token for the location and set LEADSCORE_GHL_TOKEN "
+    "(or the variable named by token_env in the accounts file); check the location id too"
+)
+SCOPE_FIX = "add the scope {scopes} to the token and issue a new one"
+
+
 def run_checks(connector: GoHighLevelConnector) -> list[CheckResult]:
+    """Check the connection, token, scopes, score fields, mapping and pipeline of a location.
+
+    Each probe is sent once with short timeouts. After a connection error or
+    a 401 the remaining checks are reported as skipped.
+    """
+    with fail_fast(connector.client.http):
+        return _run_checks(connector)
+
+
+def _run_checks(connector: GoHighLevelConnector) -> list[CheckResult]:
     config = connector.config
-    results: list[CheckResult] = []
-    try:
-        connector._catalog = connector._load_catalog()
-    except ConfigurationError as exc:
-        return [CheckResult("token and location access", False, str(exc), _fix_for(exc))]
-    except ConnectorError as exc:
-        return [CheckResult("connectivity", False, str(exc), "check the base URL and the network")]
-    results.append(
-        CheckResult(
-            "token and location access",
-            True,
-            f"location {config.location_id}: {len(connector.catalog.fields)} contact custom fields",
-        )
+    location = config.location_id
+    runner = ProbeRunner(
+        base_url=connector.client.http.base_url, token_fix=TOKEN_FIX, scope_fix=SCOPE_FIX
     )
 
-    location = config.location_id
-    probes: list[tuple[str, Callable[[], Any]]] = [
+    def load_catalog() -> None:
+        connector._catalog = connector._load_catalog()
+
+    access = runner.run("token and location access", load_catalog)
+    if access.ok:
+        access = replace(
+            access,
+            detail=f"location {location}: {len(connector.catalog.fields)} contact custom fields",
+        )
+    results = [access]
+
+    probes: list[tuple[str, Callable[[], Any], bool, str]] = [
         (
             "contacts.readonly",
             lambda: connector.client.call(
@@ -190,12 +209,28 @@ def run_checks(connector: GoHighLevelConnector) -> list[CheckResult]:
                 constants.CONTACTS_SEARCH,
                 json={"locationId": location, "pageLimit": 1, "page": 1},
             ),
+            True,
+            "",
         )
     ]
     if config.pull_forms:
-        probes.append(("forms.readonly", lambda: _list(connector, constants.FORM_SUBMISSIONS)))
+        probes.append(
+            (
+                "forms.readonly",
+                lambda: _list(connector, constants.FORM_SUBMISSIONS),
+                True,
+                "form answers (pull_forms)",
+            )
+        )
     if config.pull_surveys:
-        probes.append(("surveys.readonly", lambda: _list(connector, constants.SURVEY_SUBMISSIONS)))
+        probes.append(
+            (
+                "surveys.readonly",
+                lambda: _list(connector, constants.SURVEY_SUBMISSIONS),
+                True,
+                "survey answers (pull_surveys)",
+            )
+        )
     if config.pull_email_engagement:
         probes.append(
             (
@@ -206,6 +241,8 @@ def run_checks(connector: GoHighLevelConnector) -> list[CheckResult]:
                     params={"locationId": location, "channel": "Email", "limit": 10},
                     group="conversations",
                 ),
+                True,
+                "email engagement (pull_email_engagement)",
             )
         )
     if config.pipeline_id:
@@ -215,6 +252,8 @@ def run_checks(connector: GoHighLevelConnector) -> list[CheckResult]:
                 lambda: connector.client.call(
                     "GET", constants.PIPELINES, params={"locationId": location}
                 ),
+                True,
+                "",
             )
         )
     if not config.calendar_ids:
@@ -227,15 +266,25 @@ def run_checks(connector: GoHighLevelConnector) -> list[CheckResult]:
                     params={"locationId": location},
                     group="conversations",
                 ),
+                True,
+                "",
             )
         )
-    for scope, probe in probes:
-        try:
-            probe()
-        except ConnectorError as exc:
-            results.append(CheckResult(f"scope {scope}", False, str(exc), _fix_for(exc)))
-        else:
-            results.append(CheckResult(f"scope {scope}", True, "read call succeeded"))
+    for scope, probe, required, needed_for in probes:
+        if not access.ok:
+            results.append(
+                runner.skipped(f"scope {scope}") if runner.blocked else _after_access(scope)
+            )
+            continue
+        results.append(
+            runner.run(f"scope {scope}", probe, required=required, needed_for=needed_for)
+        )
+
+    names = ("score custom fields", "field mapping")
+    if not access.ok or runner.blocked:
+        for name in names:
+            results.append(runner.skipped(name) if runner.blocked else _after_access(name))
+        return results
 
     report = run_setup(connector, apply=False)
     field_problems = [p for p in report.problems if p.startswith("custom field")]
@@ -243,7 +292,7 @@ def run_checks(connector: GoHighLevelConnector) -> list[CheckResult]:
     other = [p for p in report.problems if p not in field_problems and p not in mapping_notes]
     results.append(
         CheckResult(
-            "score custom fields",
+            names[0],
             not field_problems,
             "; ".join(field_problems) or f"present: {', '.join(report.existing)}",
             "run `leadscore setup`" if field_problems else "",
@@ -251,7 +300,7 @@ def run_checks(connector: GoHighLevelConnector) -> list[CheckResult]:
     )
     results.append(
         CheckResult(
-            "field mapping",
+            names[1],
             not mapping_notes,
             "; ".join(mapping_notes) or "every mapped name matches a field",
             "correct the [mapping] names in the model file" if mapping_notes else "",
@@ -272,14 +321,13 @@ def run_checks(connector: GoHighLevelConnector) -> list[CheckResult]:
     return results
 
 
+def _after_access(name: str) -> CheckResult:
+    return CheckResult(
+        name, False, "skipped: fix the token and location access first", skipped=True
+    )
+
+
 def _list(connector: GoHighLevelConnector, endpoint: str) -> Any:
     return connector.client.call(
         "GET", endpoint, params={"locationId": connector.config.location_id, "limit": 1, "page": 1}
     )
-
-
-def _fix_for(error: ConnectorError) -> str:
-    scopes = getattr(error, "scopes", ())
-    if scopes:
-        return f"add the scope {', '.join(scopes)} to the token and issue a new one"
-    return "check the token and the location id"

@@ -63,6 +63,7 @@ class HubSpotConnector:
         self.account_id = config.portal_id
         self._now = now or (lambda: datetime.now(UTC))
         self.oauth: OAuthToken | None = None
+        self._token_http: HttpClient | None = None
         self.http = self._build_http(sleep, clock, jitter, on_refresh_token)
 
         self._writer = ScoreWriter(self.http, config.properties)
@@ -102,6 +103,7 @@ class HubSpotConnector:
         else:
             # The token endpoint authenticates with the client secret, not a bearer token.
             token_http = HttpClient(auth=None, limiters={"default": burst}, **common)
+            self._token_http = token_http
             assert config.oauth_client_id and config.oauth_client_secret
             assert config.oauth_refresh_token
             self.oauth = OAuthToken(
@@ -552,6 +554,10 @@ class HubSpotConnector:
 
     def check(self) -> list[CheckResult]:
         return check_account(self)
+
+    def http_clients(self) -> list[HttpClient]:
+        """Return the API client and, with OAuth, the token endpoint's client (for doctor)."""
+        return [self.http] if self._token_http is None else [self.http, self._token_http]
 
     def close(self) -> None:
         self.http.close()

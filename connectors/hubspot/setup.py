@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import CheckResult, SetupReport
-from connectors.errors import ConnectorError, MissingScopeError
+from connectors.checks import ProbeRunner, fail_fast
 from connectors.hubspot import api
 from connectors.hubspot.config import PipelineMode, ScoreProperties
 from scoring.result import Tier
@@ -137,58 +137,54 @@ def _pipeline_problems(connector: HubSpotConnector) -> list[str]:
     ]
 
 
-def _probe(name: str, call, fix: str) -> CheckResult:
-    try:
-        call()
-    except MissingScopeError as exc:
-        return CheckResult(name, False, str(exc), f"grant {', '.join(exc.scopes)} to the app")
-    except ConnectorError as exc:
-        return CheckResult(name, False, str(exc), fix)
-    return CheckResult(name, True, "ok")
+TOKEN_FIX = (
+    "create a new private app token and set LEADSCORE_HUBSPOT_TOKEN "
+    "(or the variable named by token_env in the accounts file)"
+)
+SCOPE_FIX = "grant {scopes} to the private app, then copy its token again if it changed"
 
 
 def check_account(connector: HubSpotConnector) -> list[CheckResult]:
-    """Check the token, the scopes, the worker's properties and the field mapping."""
+    """Check the connection, the token, the scopes, the worker's properties and the mapping.
+
+    Each probe is sent once with short timeouts. After a connection error or
+    a 401 the remaining checks are reported as skipped.
+    """
+    with fail_fast(*connector.http_clients()):
+        return _run_checks(connector)
+
+
+def _run_checks(connector: HubSpotConnector) -> list[CheckResult]:
     http = connector.http
     config = connector.config
+    runner = ProbeRunner(base_url=http.base_url, token_fix=TOKEN_FIX, scope_fix=SCOPE_FIX)
     results = [
-        _probe(
-            "hubspot token and contacts read scope",
+        runner.run(
+            "hubspot connection, token and contacts read scope",
             lambda: http.request_json(
                 "GET", api.CONTACTS, params={"limit": "1"}, endpoint="contacts.list"
             ),
-            "set LEADSCORE_HUBSPOT_TOKEN to a valid private app token "
-            "with crm.objects.contacts.read",
         ),
-        _probe(
+        runner.run(
             "hubspot properties read scope",
             lambda: connector.contact_properties(refresh=True),
-            "grant crm.schemas.contacts.read to the app",
         ),
     ]
     if config.pipeline_mode is PipelineMode.DEAL or config.outcome_deal_stages:
-        results.append(
-            _probe(
-                "hubspot deals read scope",
-                lambda: http.request_json(
-                    "GET",
-                    api.DEAL_PIPELINE.format(pipeline_id=config.deal_pipeline_id),
-                    endpoint="pipelines.get",
-                    allow_status=(404,),
-                ),
-                "grant crm.objects.deals.read to the app",
-            )
-        )
-    if not all(result.ok for result in results[:2]):
+        results.append(_deals_check(connector, runner))
+
+    names = ("hubspot score properties", "hubspot field mapping")
+    if runner.blocked or not results[1].ok:
+        reason = runner.skip_reason or "skipped: fix the properties read scope first"
+        results.extend(CheckResult(name, False, reason, skipped=True) for name in names)
         return results
 
-    names = config.properties
     known = {info.name: info for info in connector.contact_properties()}
-    expected = [definition["name"] for definition in property_definitions(names)]
+    expected = [definition["name"] for definition in property_definitions(config.properties)]
     missing = [name for name in expected if name not in known]
     results.append(
         CheckResult(
-            "hubspot score properties",
+            names[0],
             not missing,
             "all present" if not missing else "missing: " + ", ".join(missing),
             "" if not missing else "run `leadscore setup` to create them",
@@ -197,7 +193,7 @@ def check_account(connector: HubSpotConnector) -> list[CheckResult]:
     mapping_missing = connector.mapper.missing
     results.append(
         CheckResult(
-            "hubspot field mapping",
+            names[1],
             not mapping_missing,
             "every mapped property exists"
             if not mapping_missing
@@ -217,3 +213,16 @@ def check_account(connector: HubSpotConnector) -> list[CheckResult]:
         )
     )
     return results
+
+
+def _deals_check(connector: HubSpotConnector, runner: ProbeRunner) -> CheckResult:
+    return runner.run(
+        "hubspot deals read scope",
+        lambda: connector.http.request_json(
+            "POST",
+            api.DEALS_SEARCH,
+            json={"filterGroups": [], "properties": ["dealstage"], "limit": 1},
+            endpoint="deals.search",
+            limiter="search",
+        ),
+    )

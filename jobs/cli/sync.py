@@ -36,6 +36,8 @@ from jobs.settings import Settings, SettingsError
 EXIT_FAILED = 1
 EXIT_INVALID_SETTINGS = 2
 
+TOKEN_FIX = "set the account's token variable to a valid token"
+
 AccountOption = Annotated[
     str | None,
     typer.Option(
@@ -333,13 +335,38 @@ def _line(ok: bool, name: str, detail: str = "", fix: str = "") -> None:
         out.print(Text(f"    fix: {fix}", style="yellow"))
 
 
+def _check_line(check: Any) -> None:
+    """Print one connector check: passed, failed, warning (not required) or skipped."""
+    if check.skipped:
+        out.print(
+            Text.assemble(
+                Text("- ", style="dim"), Text(check.name, style="bold"), f"  {check.detail}"
+            )
+        )
+        return
+    if check.ok or check.required:
+        _line(check.ok, check.name, check.detail, check.fix)
+        return
+    out.print(
+        Text.assemble(
+            Text("! ", style="yellow"),
+            Text(check.name, style="bold"),
+            f"  warning: {check.detail}",
+        )
+    )
+    if check.fix:
+        out.print(Text(f"    fix: {check.fix}", style="yellow"))
+
+
 def doctor_command(account: AccountOption = None) -> None:
     """Check settings, the store, the model, credentials, scopes, mapping and connectivity."""
+    from connectors.checks import fix_for
     from jobs.accounts import build_connector, load_account_model
     from jobs.store import Store
 
     settings = _settings()
     failures = 0
+    warnings = 0
 
     try:
         accounts = [settings.account(account)] if account else settings.accounts()
@@ -383,13 +410,16 @@ def doctor_command(account: AccountOption = None) -> None:
             checks = connector.check()
         except ConnectorError as exc:
             checks = []
-            _line(False, "connectivity", str(exc), "check the base URL and the network")
+            _line(False, "connectivity", str(exc), fix_for(exc, token_fix=TOKEN_FIX))
             failures += 1
         for check in checks:
-            _line(check.ok, check.name, check.detail, check.fix)
-            failures += 0 if check.ok else 1
+            _check_line(check)
+            failures += 1 if check.failed else 0
+            warnings += 1 if not (check.ok or check.required or check.skipped) else 0
         connector.close()
 
+    if warnings:
+        err.print(f"{warnings} warning(s): optional features that will not work until fixed.")
     if failures:
         err.print(f"{failures} check(s) failed.")
         raise typer.Exit(EXIT_FAILED)

@@ -127,12 +127,40 @@ def test_check_names_missing_scope_and_fields(fake, make_connector) -> None:
     assert results["score custom fields"].fix == "run `leadscore setup`"
 
 
-def test_check_stops_at_invalid_token(make_connector) -> None:
-    [result] = make_connector(token="pit-not-issued-0000").check()
+def test_check_stops_at_invalid_token(fake, make_connector) -> None:
+    result, *rest = make_connector(token="pit-not-issued-0000").check()
 
     assert result.name == "token and location access"
     assert not result.ok
     assert "private integration token" in result.detail
+    assert "LEADSCORE_GHL_TOKEN" in result.fix
+    assert len(fake.calls()) == 1
+    assert [r.detail for r in rest] == ["skipped: fix the token first"] * len(rest)
+    assert not any(r.failed for r in rest)
+
+
+def test_check_sends_one_request_when_refused(fake, make_connector, sleeps) -> None:
+    # The responses mock raises ConnectionError for a URL the fake does not serve.
+    connector = make_connector(base_url="http://127.0.0.1:9")
+
+    result, *rest = connector.check()
+
+    assert not result.ok
+    assert "connection to http://127.0.0.1:9 failed (ConnectionError)" in result.detail
+    assert "LEADSCORE_CRM_BASE_URL" in result.fix
+    assert "token" not in result.fix.lower()
+    assert sleeps == []
+    assert [r.detail for r in rest] == ["skipped: fix the connection first"] * len(rest)
+
+
+def test_check_restores_retry_policy(fake, make_connector) -> None:
+    connector = make_connector()
+    retry, timeouts = connector.client.http.retry, connector.client.http.timeouts
+
+    connector.check()
+
+    assert connector.client.http.retry == retry
+    assert connector.client.http.timeouts == timeouts
 
 
 def test_fake_rejects_body_that_breaks_the_spec(fake, rsps) -> None:

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 from pydantic import SecretStr, ValidationError
 
 from connectors.base import HotLeadAlert, OutcomeKind, StageAction
@@ -320,9 +321,10 @@ def test_check_reports_missing_properties_and_scope(clock, mocked, fake):
 
     results = {r.name: r for r in connector.check()}
 
-    assert results["hubspot token and contacts read scope"].ok
+    assert results["hubspot connection, token and contacts read scope"].ok
     deals = results["hubspot deals read scope"]
     assert not deals.ok
+    assert deals.failed
     assert "crm.objects.deals.read" in deals.fix
     assert not results["hubspot score properties"].ok
     assert "leadscore setup" in results["hubspot score properties"].fix
@@ -420,3 +422,58 @@ def test_deal_create_after_503_is_not_resent(clock, mocked, fake):
         connector.move_stage(contact, Tier.HOT)
 
     assert len(fake.calls_to("POST", r"^/crm/v3/objects/deals$")) == 1
+
+
+def test_check_refused_sends_one_request(clock, mocked, fake):
+    fake.fail_next(
+        "GET", r"/crm/v3/objects/contacts$", 0, times=10, exception=requests.ConnectionError()
+    )
+    connector = build_connector(clock)
+
+    results = connector.check()
+
+    first, *rest = results
+    assert not first.ok
+    assert "connection to https://api.hubapi.com failed" in first.detail
+    assert "LEADSCORE_CRM_BASE_URL" in first.fix
+    assert "TOKEN" not in first.fix
+    assert len(fake.calls) == 1
+    assert clock.slept == 0
+    assert [r.detail for r in rest] == ["skipped: fix the connection first"] * len(rest)
+    assert all(r.skipped and not r.failed for r in rest)
+
+
+def test_check_reports_401_once(clock, mocked, fake):
+    connector = build_connector(clock, token=SecretStr("pat-na1-not-issued-0000"))
+
+    results = connector.check()
+
+    failed = [r for r in results if r.failed]
+    assert len(failed) == 1
+    assert "HTTP 401" in failed[0].detail
+    assert "LEADSCORE_HUBSPOT_TOKEN" in failed[0].fix
+    assert len(fake.calls) == 1
+    skipped = [r for r in results if r.skipped]
+    assert {r.detail for r in skipped} == {"skipped: fix the token first"}
+
+
+def test_check_fix_names_missing_scope(clock, mocked, fake):
+    fake.tokens = {fake_token(fake): (frozenset({"crm.objects.contacts.read"}), None)}
+    connector = build_connector(clock, pipeline_mode=PipelineMode.DEAL, deal_stage_ids=DEAL_STAGES)
+
+    results = {r.name: r for r in connector.check()}
+
+    deals = results["hubspot deals read scope"]
+    assert deals.failed
+    assert deals.fix.startswith("grant crm.objects.deals.read")
+    assert "TOKEN" not in deals.fix
+    assert "LEADSCORE_CRM_BASE_URL" not in deals.fix
+
+
+def test_check_restores_retry_policy(connector):
+    retry, timeouts = connector.http.retry, connector.http.timeouts
+
+    connector.check()
+
+    assert connector.http.retry == retry
+    assert connector.http.timeouts == timeouts

@@ -257,3 +257,38 @@ def test_dry_run_failure_claims_no_progress(env, fake):
     assert result.exit_code == 1, result.output
     assert "Progress is saved" not in result.output
     assert "a dry run saves nothing" in result.output
+
+
+def closed_loopback_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_doctor_fails_fast_when_crm_refuses(env):
+    url = f"http://127.0.0.1:{closed_loopback_port()}"
+    started = time.monotonic()
+
+    result = invoke({**env, "LEADSCORE_CRM_BASE_URL": url}, "doctor")
+
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 1, result.output
+    assert elapsed < 10
+    assert result.output.count("✗") == 1
+    assert f"connection to {url} failed" in result.output
+    assert "fix: check the CRM base URL (LEADSCORE_CRM_BASE_URL" in result.output
+    assert "LEADSCORE_HUBSPOT_TOKEN" not in result.output
+    assert "crm.schemas.contacts.read" not in result.output
+    assert "skipped: fix the connection first" in result.output
+
+
+def test_doctor_reports_401_once(env):
+    result = invoke({**env, "LEADSCORE_HUBSPOT_TOKEN": WRONG_TOKEN}, "doctor")
+
+    assert result.exit_code == 1, result.output
+    assert result.output.count("HTTP 401") == 1
+    assert result.output.count("fix:") == 1
+    assert "skipped: fix the token first" in result.output
+    assert "1 check(s) failed." in result.output
