@@ -19,15 +19,18 @@ compiled URL patterns) is built once per model, never per lead.
 
 from __future__ import annotations
 
+import ast
+import difflib
 import hashlib
 import itertools
 import json
 import math
 import re
 import tomllib
+import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -45,6 +48,9 @@ from scoring.parsing import DEFAULT_USD_RATES, normalize_answer
 from scoring.result import Part
 
 _HASH_LENGTH = 6
+# Minimum difflib similarity ratio (0-1) for a "did you mean" suggestion:
+# `tier` and `tiers` score 0.89, `lable` and `label` 0.8.
+_CLOSE_MATCH = 0.75
 
 
 # --------------------------------------------------------------------- errors
@@ -482,6 +488,55 @@ class ScoringModel(_Strict):
                 warnings.append(ModelProblem(key=key, line=None, reason=reason))
         return warnings
 
+    def check_warnings(self, text: str | None = None) -> list[ModelProblem]:
+        """List every warning that `leadscore model check` prints for this model.
+
+        Adds to `field_warnings` the mapping keys that no rule reads but that
+        are close to a field a rule reads and no mapping fills (a typo such as
+        `timelien`), and a model without scoring rules. With the model's TOML
+        `text`, each warning gets the line of its key.
+        """
+        warnings = self.field_warnings()
+        warnings += self._unread_mapping_keys()
+        if not self.fit.rules and not self.intent.rules:
+            reason = (
+                "the model has no scoring rules under [[fit.rules]] or [[intent.rules]], "
+                "so every lead gets the same score; add rules or start from the built-in model"
+            )
+            warnings.append(ModelProblem(key=None, line=None, reason=reason))
+        if text is None:
+            return warnings
+        return [
+            ModelProblem(
+                key=warning.key,
+                line=_locate_key(text, _split_key(warning.key)) if warning.key else None,
+                reason=warning.reason,
+            )
+            for warning in warnings
+        ]
+
+    def _unread_mapping_keys(self) -> list[ModelProblem]:
+        read = {field for _, field in self._fields_read()}
+        mapped = set(self.mapping.answers) | set(self.mapping.attributes)
+        # Only fields that a rule reads and no mapping fills are suggested, so a
+        # key kept for reports or calibration (lead_source) raises no warning.
+        unfilled = sorted(read - mapped)
+        warnings = []
+        for section, entries in (
+            ("answers", self.mapping.answers),
+            ("attributes", self.mapping.attributes),
+        ):
+            for key in entries:
+                if key in read:
+                    continue
+                close = difflib.get_close_matches(key, unfilled, n=1, cutoff=_CLOSE_MATCH)
+                if not close:
+                    continue
+                path = f"mapping.{section}.{key}"
+                reason = f"`{path}` is read by no rule; did you mean `{close[0]}`?"
+                warnings.append(ModelProblem(key=path, line=None, reason=reason))
+        return warnings
+
     def _fields_read(self) -> Iterator[tuple[str, str]]:
         for part, section in self.parts():
             for index, rule in enumerate(section.rules):
@@ -634,8 +689,8 @@ def parse_model(text: str, source: str = "<model>") -> ScoringModel:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line = _toml_error_line(str(exc))
-        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        raise ModelError.single(source, f"invalid TOML: {reason}", line=line) from exc
+        key, reason = _explain_toml_error(str(exc), text, line)
+        raise ModelError.single(source, f"invalid TOML: {reason}", key=key, line=line) from exc
 
     declared = data.get("version")
     if isinstance(declared, str) and declared:
@@ -665,6 +720,57 @@ def _toml_error_line(message: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def _explain_toml_error(message: str, text: str, line: int | None) -> tuple[str | None, str]:
+    """Return the key and a plain reason for a `tomllib` error message.
+
+    `tomllib` (Python 3.11) names neither the key of a duplicate nor the
+    cause of a missing closing quote, so both are worked out here.
+    """
+    reason = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", message)
+    key = _key_at_line(text, line) if line is not None else None
+    table = re.fullmatch(r"Cannot declare (\(.*\)) twice", reason)
+    if table is not None:
+        names = ".".join(str(name) for name in ast.literal_eval(table.group(1)))
+        return names, f"table [{names}] is declared twice; merge the two sections into one"
+    if reason == "Cannot overwrite a value" and key is not None:
+        name = key.rsplit(".", 1)[-1]
+        return key, (
+            f"duplicate key `{name}`: it is already set earlier in the same table; "
+            "keep only one of them"
+        )
+    unterminated = (
+        reason == "Unterminated string"
+        or reason.startswith('Expected "\'"')
+        or (reason == "Illegal character '\\n'" and key is not None)
+    )
+    if unterminated:
+        return key, "unterminated string: a closing quote is missing before the end of the line"
+    if reason == "Invalid value" and key is not None:
+        return key, (
+            'invalid value: text values need quotes, such as "text"; numbers, true, '
+            "false, [lists] and { inline tables } need none"
+        )
+    return key, reason
+
+
+def _key_at_line(text: str, line: int) -> str | None:
+    """Return the full key path of the `key = value` on 1-based `line`, if it has one."""
+    counters: dict[tuple[str | int, ...], int] = {}
+    current: tuple[str | int, ...] = ()
+    for number, content in enumerate(text.splitlines(), start=1):
+        code = _strip_comment(content)
+        header = _TABLE_HEADER.match(code)
+        if header is not None:
+            current = _header_path(header, counters)
+        if number < line:
+            continue
+        key_match = _KEY_LINE.match(code) if header is None else None
+        if key_match is None:
+            return None
+        return _format_key((*current, *_header_parts(key_match.group(1))))
+    return None
+
+
 def _problems_from(exc: ValidationError, text: str) -> list[ModelProblem]:
     errors = exc.errors()
     # A failed item also fails its container, because "options" is too short
@@ -683,6 +789,9 @@ def _problems_from(exc: ValidationError, text: str) -> list[ModelProblem]:
                 problems.append(ModelProblem(key, _locate_key(text, parts), reason))
             continue
         parts = _clean_loc(error["loc"])
+        if error["type"] == "union_tag_invalid":
+            # Pydantic places a bad discriminator on the rule; the fix is on its `kind` line.
+            parts = (*parts, "kind")
         key = _format_key(parts)
         reason = _reason_text(error)
         problems.append(ModelProblem(key or None, _locate_key(text, parts), reason))
@@ -732,11 +841,20 @@ def _reason_text(error: Mapping[str, Any]) -> str:
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
     if kind == "extra_forbidden":
+        parts = _clean_loc(error["loc"])
+        close = difflib.get_close_matches(
+            str(parts[-1]), _allowed_keys(parts[:-1]), n=1, cutoff=_CLOSE_MATCH
+        )
+        if close:
+            return f"unknown key; did you mean `{close[0]}`?"
         return "unknown key; check the spelling or remove it"
     if kind == "missing":
         return "required key is missing"
     if kind == "union_tag_invalid":
-        return f"unknown rule kind; use one of: {', '.join(RULE_KINDS)}"
+        tag = str(error.get("ctx", {}).get("tag", error.get("input")))
+        close = difflib.get_close_matches(tag, RULE_KINDS, n=1, cutoff=_CLOSE_MATCH)
+        hint = f"; did you mean `{close[0]}`?" if close else ""
+        return f"unknown rule kind {tag!r}{hint} Use one of: {', '.join(RULE_KINDS)}"
     if kind in {"tuple_type", "list_type"}:
         return f'should be a list, such as ["a", "b"], got {error.get("input")!r}'
     if kind == "union_tag_not_found":
@@ -745,6 +863,46 @@ def _reason_text(error: Mapping[str, Any]) -> str:
     if kind not in {"missing"} and not isinstance(value, dict | list):
         return f"{message}, got {value!r}"
     return message
+
+
+def _allowed_keys(parts: tuple[str | int, ...]) -> list[str]:
+    """Return the keys the model schema allows in the table at `parts`.
+
+    Inside a rule, whose kind picks its schema, the keys of every rule kind
+    are allowed candidates. Returns an empty list for an unknown location.
+    """
+    candidates: list[Any] = [ScoringModel]
+    for part in parts:
+        candidates = [child for tp in candidates for child in _child_types(tp, part)]
+    keys: set[str] = set()
+    for candidate in candidates:
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            keys.update(candidate.model_fields)
+    return sorted(keys)
+
+
+def _child_types(annotation: Any, part: str | int) -> list[Any]:
+    children = []
+    for tp in _unwrap_type(annotation):
+        origin = get_origin(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            if isinstance(part, str) and part in tp.model_fields:
+                children += _unwrap_type(tp.model_fields[part].annotation)
+        elif origin in (tuple, list) and isinstance(part, int):
+            children += _unwrap_type(get_args(tp)[0])
+        elif origin in (dict, Mapping) and isinstance(part, str):
+            children += _unwrap_type(get_args(tp)[1])
+    return children
+
+
+def _unwrap_type(annotation: Any) -> list[Any]:
+    """Return the concrete types inside `Annotated[...]`, `X | None` and unions."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _unwrap_type(get_args(annotation)[0])
+    if origin is Union or origin is types.UnionType:
+        return [tp for arg in get_args(annotation) for tp in _unwrap_type(arg)]
+    return [annotation]
 
 
 # ------------------------------------------------------------ line locating

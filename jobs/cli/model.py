@@ -48,8 +48,11 @@ def check(
             err.print(f"ERROR: {escape(problem.describe(exc.source or source))}")
         raise typer.Exit(EXIT_INVALID) from exc
 
-    for warning in model.field_warnings():
-        err.print(f"WARNING: {escape(warning.describe(str(file or default_model_path())))}")
+    path = file or default_model_path()
+    # The file was just read and parsed, so reading it again for line numbers succeeds.
+    text = path.read_text(encoding="utf-8")
+    for warning in model.check_warnings(text):
+        err.print(f"WARNING: {escape(warning.describe(str(path)))}")
     rules = model.rules()
     fit = sum(1 for rule in rules if rule.part is Part.FIT)
     intent = len(rules) - fit

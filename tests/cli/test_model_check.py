@@ -74,7 +74,10 @@ def test_model_check_syntax_error_reports_line(tmp_path: Path):
     path.write_text(VALID.replace('label = "VIP"', "label = VIP"), encoding="utf-8")
     result = runner.invoke(app, ["model", "check", str(path)])
     assert result.exit_code == 1
-    assert f"ERROR: {path}:13: invalid TOML" in result.output
+    assert f"ERROR: {path}:13 at intent.rules[0].label: invalid TOML: invalid value" in (
+        result.output
+    )
+    assert 'text values need quotes, such as "text"' in result.output
 
 
 def test_model_check_missing_file_fails(tmp_path: Path):
@@ -89,5 +92,40 @@ def test_model_check_warns_about_unmapped_field(tmp_path: Path):
     path.write_text(VALID + '\n[mapping.answers]\ntimeline = ["timeline"]\n', encoding="utf-8")
     result = runner.invoke(app, ["model", "check", str(path)])
     assert result.exit_code == 0, result.output
-    assert f"WARNING: {path} at fit.rules[0].field: field 'treatment' is not in" in result.output
+    assert f"WARNING: {path}:8 at fit.rules[0].field: field 'treatment' is not in" in result.output
     assert "OK: Small spa" in result.output
+
+
+TIMELINE_RULE = """
+[[intent.rules]]
+id = "timeline"
+label = "Timeline"
+kind = "range"
+field = "timeline"
+parse = "timeline"
+bands = [{ max = 8, points = 30 }]
+"""
+
+
+def test_model_check_warns_about_misspelled_mapping_key(tmp_path: Path):
+    path = tmp_path / "spa.toml"
+    mapping = '\n[mapping.answers]\ntreatment = ["Service"]\ntimelien = ["When?"]\n'
+    path.write_text(VALID + TIMELINE_RULE + mapping, encoding="utf-8")
+    result = runner.invoke(app, ["model", "check", str(path)])
+    assert result.exit_code == 0, result.output
+    line = path.read_text().splitlines().index('timelien = ["When?"]') + 1
+    assert (
+        f"WARNING: {path}:{line} at mapping.answers.timelien: `mapping.answers.timelien` "
+        "is read by no rule; did you mean `timeline`?"
+    ) in result.output
+    assert "OK: Small spa" in result.output
+
+
+def test_model_check_warns_about_model_without_rules(tmp_path: Path):
+    path = tmp_path / "empty.toml"
+    path.write_text('name = "Empty"\nversion = "1"\n', encoding="utf-8")
+    result = runner.invoke(app, ["model", "check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert f"WARNING: {path}: the model has no scoring rules" in result.output
+    assert "OK: Empty 1+" in result.output
+    assert "0 rules (fit 0, intent 0)" in result.output

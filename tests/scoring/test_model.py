@@ -150,9 +150,9 @@ def test_part_max_points_overrides_rules():
         (
             'kind = "answer"',
             'kind = "checkbox"',
-            "fit.rules[0]",
-            "[[fit.rules]]",
-            "unknown rule kind",
+            "fit.rules[0].kind",
+            'kind = "checkbox"',
+            "unknown rule kind 'checkbox'",
         ),
         (
             'field = "treatment"\n',
@@ -296,8 +296,8 @@ def test_toml_syntax_error_reports_line():
     text = VALID.replace('label = "Timeline"', 'label = "Timeline', 1)
     error = parse_error(text)
     assert error.line == line_of(text, 'label = "Timeline')
-    assert error.reason.startswith("invalid TOML")
-    assert error.key is None
+    assert error.reason.startswith("invalid TOML: unterminated string")
+    assert error.key == "intent.rules[0].label"
 
 
 def test_several_problems_are_all_listed():
