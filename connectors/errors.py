@@ -6,7 +6,8 @@
     ├── TransientError          retry later; nothing is wrong with the setup
     │   └── RateLimitedError    the CRM asked us to slow down (carries retry_after)
     ├── SkippableRecordError    this one record cannot be used; log it and go on
-    └── DataShapeError          the CRM answered in a shape we do not understand
+    ├── DataShapeError          the CRM's response has a shape the connector does not expect
+    └── InputFileError          a spreadsheet cannot be read (empty, binary, missing column)
 
 `requests` exceptions never leave a connector: the shared HTTP layer turns them
 into these with `raise ... from exc`. Messages name the endpoint path (never a
