@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,23 @@ def test_quick_start_table_matches_scored_file(quick_start_run):
         assert row["first name"] == first_name
         assert (row["score"], row["fit"], row["intent"], row["tier"]) == (score, fit, intent, tier)
         assert row["reasons"].startswith(reasons.removesuffix(" …").removesuffix(";").strip())
+
+
+def readme_section(title: str) -> str:
+    text = README.read_text(encoding="utf-8")
+    return text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+@pytest.mark.parametrize(
+    "requirement",
+    ["DATABASE_URL_TEST", ".ci/run", "chromium", "LEADSCORE_SPECS_DIR", "LEADSCORE_DATA_DIR"],
+)
+def test_run_the_tests_names_skip_conditions(requirement):
+    assert requirement in readme_section("Run the tests")
+
+
+def test_pytest_reports_failures_not_skips():
+    with (ROOT / "pyproject.toml").open("rb") as stream:
+        options = tomllib.load(stream)["tool"]["pytest"]["ini_options"]["addopts"].split()
+    assert "-rfE" in options
+    assert "-ra" not in options
