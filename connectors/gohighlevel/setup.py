@@ -13,8 +13,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import CheckResult, SetupReport
-from connectors.checks import ProbeRunner, fail_fast
-from connectors.errors import SkippableRecordError
+from connectors.checks import ProbeRunner, describe_error, fail_fast, fix_for
+from connectors.errors import ConnectorError, SkippableRecordError
 from connectors.gohighlevel import constants
 from connectors.gohighlevel.fields import FieldCatalog
 from scoring.mapping import FieldMapping
@@ -245,17 +245,25 @@ def _run_checks(connector: GoHighLevelConnector) -> list[CheckResult]:
                 "email engagement (pull_email_engagement)",
             )
         )
+    # Booking outcomes read won and lost opportunities, so this scope is always
+    # probed, but it is required only for pipeline stage moves.
+    opportunity_features = "booking outcomes from won and lost opportunities"
     if config.pipeline_id:
-        probes.append(
-            (
-                "opportunities.readonly",
-                lambda: connector.client.call(
-                    "GET", constants.PIPELINES, params={"locationId": location}
-                ),
-                True,
-                "",
-            )
+        opportunity_features = f"pipeline stage moves (pipeline {config.pipeline_id}) and " + (
+            opportunity_features
         )
+    probes.append(
+        (
+            "opportunities.readonly",
+            lambda: connector.client.call(
+                "GET",
+                constants.OPPORTUNITIES_SEARCH,
+                params={"location_id": location, "status": "won", "limit": 1, "page": 1},
+            ),
+            bool(config.pipeline_id),
+            opportunity_features,
+        )
+    )
     if not config.calendar_ids:
         probes.append(
             (
@@ -266,8 +274,8 @@ def _run_checks(connector: GoHighLevelConnector) -> list[CheckResult]:
                     params={"locationId": location},
                     group="conversations",
                 ),
-                True,
-                "",
+                False,
+                "booking outcomes from appointments (listing the calendars)",
             )
         )
     for scope, probe, required, needed_for in probes:
@@ -286,7 +294,14 @@ def _run_checks(connector: GoHighLevelConnector) -> list[CheckResult]:
             results.append(runner.skipped(name) if runner.blocked else _after_access(name))
         return results
 
-    report = run_setup(connector, apply=False)
+    try:
+        report = run_setup(connector, apply=False)
+    except ConnectorError as exc:
+        # Reading the pipeline stages fails without opportunities.readonly, so report it here.
+        detail = describe_error(exc, runner.base_url)
+        fix = fix_for(exc, token_fix=TOKEN_FIX, scope_fix=SCOPE_FIX)
+        results.append(CheckResult("score custom fields, mapping and pipeline", False, detail, fix))
+        return results
     field_problems = [p for p in report.problems if p.startswith("custom field")]
     mapping_notes = [p for p in report.problems if p.startswith("mapping")]
     other = [p for p in report.problems if p not in field_problems and p not in mapping_notes]

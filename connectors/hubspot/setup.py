@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import CheckResult, SetupReport
@@ -170,8 +171,7 @@ def _run_checks(connector: HubSpotConnector) -> list[CheckResult]:
             lambda: connector.contact_properties(refresh=True),
         ),
     ]
-    if config.pipeline_mode is PipelineMode.DEAL or config.outcome_deal_stages:
-        results.append(_deals_check(connector, runner))
+    results.append(_deals_check(connector, runner))
 
     names = ("hubspot score properties", "hubspot field mapping")
     if runner.blocked or not results[1].ok:
@@ -216,8 +216,29 @@ def _run_checks(connector: HubSpotConnector) -> list[CheckResult]:
 
 
 def _deals_check(connector: HubSpotConnector, runner: ProbeRunner) -> CheckResult:
-    return runner.run(
-        "hubspot deals read scope",
+    """Check crm.objects.deals.read, which only deal pipeline moves and deal outcomes need.
+
+    Deal pipeline moves fail without it, so there the check is required.
+    Booking outcomes from deal stages are on by default but optional: without
+    the scope the worker still scores, so doctor only warns.
+    """
+    config = connector.config
+    name = "hubspot deals read scope"
+    features = []
+    if config.pipeline_mode is PipelineMode.DEAL:
+        features.append(f"deal pipeline moves (pipeline {config.deal_pipeline_id})")
+    if config.outcome_deal_stages:
+        stages = ", ".join(sorted(config.outcome_deal_stages))
+        features.append(f"booking outcomes from deal stages {stages}")
+    if not features:
+        return CheckResult(
+            name,
+            True,
+            "not needed: no deal pipeline moves and no deal outcome stages configured",
+            skipped=True,
+        )
+    result = runner.run(
+        name,
         lambda: connector.http.request_json(
             "POST",
             api.DEALS_SEARCH,
@@ -225,4 +246,13 @@ def _deals_check(connector: HubSpotConnector, runner: ProbeRunner) -> CheckResul
             endpoint="deals.search",
             limiter="search",
         ),
+        required=config.pipeline_mode is PipelineMode.DEAL,
+        needed_for=" and ".join(features),
     )
+    if result.ok or result.required or result.skipped:
+        return result
+    fix = (
+        f"{result.fix}, or set outcome_deal_stages = {{}} in [accounts.options] "
+        "to stop pulling deal outcomes"
+    )
+    return replace(result, fix=fix)

@@ -190,3 +190,34 @@ def test_fake_rejects_search_above_page_limit(fake, rsps) -> None:
 
     assert response.status_code in (400, 422)
     assert "500" in str(response.json()["message"])
+
+
+def test_outcome_scopes_missing_only_warn(fake, make_connector) -> None:
+    add_worker_fields(fake)
+    limited = fake.state.issue_token(
+        LOCATION, scopes=ALL_SCOPES - {"opportunities.readonly", "calendars.readonly"}
+    )
+
+    results = {r.name: r for r in make_connector(token=limited).check()}
+
+    for scope in ("opportunities.readonly", "calendars.readonly"):
+        result = results[f"scope {scope}"]
+        assert not result.ok
+        assert not result.failed
+        assert "booking outcomes" in result.detail
+    assert [r.name for r in results.values() if r.failed] == []
+
+
+def test_opportunities_scope_required_for_pipeline(fake, make_connector) -> None:
+    add_worker_fields(fake)
+    limited = fake.state.issue_token(LOCATION, scopes=ALL_SCOPES - {"opportunities.readonly"})
+    pipeline_id, stages = add_pipeline(fake)
+
+    connector = make_connector(
+        token=limited, pipeline_id=pipeline_id, stage_ids=tier_stages(stages)
+    )
+    results = {r.name: r for r in connector.check()}
+
+    opportunities = results["scope opportunities.readonly"]
+    assert opportunities.failed
+    assert "pipeline stage moves" in opportunities.detail

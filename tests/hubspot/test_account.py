@@ -477,3 +477,45 @@ def test_check_restores_retry_policy(connector):
 
     assert connector.http.retry == retry
     assert connector.http.timeouts == timeouts
+
+
+NO_DEALS_SCOPES = frozenset({"crm.objects.contacts.read", "crm.schemas.contacts.read"})
+
+
+def test_deals_scope_missing_warns_for_outcomes(clock, mocked, fake):
+    fake.tokens = {fake_token(fake): (NO_DEALS_SCOPES, None)}
+    connector = build_connector(clock)
+
+    results = {r.name: r for r in connector.check()}
+
+    deals = results["hubspot deals read scope"]
+    assert not deals.ok
+    assert not deals.required
+    assert not deals.failed
+    assert "booking outcomes from deal stages closedlost, closedwon" in deals.detail
+    assert "crm.objects.deals.read" in deals.fix
+    assert "outcome_deal_stages = {}" in deals.fix
+
+
+def test_deals_scope_not_needed_without_deal_features(clock, mocked, fake):
+    fake.tokens = {fake_token(fake): (NO_DEALS_SCOPES, None)}
+    connector = build_connector(clock, outcome_deal_stages={})
+
+    results = {r.name: r for r in connector.check()}
+
+    deals = results["hubspot deals read scope"]
+    assert deals.skipped
+    assert not deals.failed
+    assert deals.detail.startswith("not needed")
+    assert fake.calls_to("POST", r"/deals/search") == []
+
+
+def test_deals_scope_required_for_deal_pipeline(clock, mocked, fake):
+    fake.tokens = {fake_token(fake): (NO_DEALS_SCOPES, None)}
+    connector = build_connector(clock, pipeline_mode=PipelineMode.DEAL, deal_stage_ids=DEAL_STAGES)
+
+    results = {r.name: r for r in connector.check()}
+
+    deals = results["hubspot deals read scope"]
+    assert deals.failed
+    assert "deal pipeline moves (pipeline default)" in deals.detail

@@ -292,3 +292,18 @@ def test_doctor_reports_401_once(env):
     assert result.output.count("fix:") == 1
     assert "skipped: fix the token first" in result.output
     assert "1 check(s) failed." in result.output
+
+
+def test_doctor_warns_without_deals_scope(env, fake):
+    invoke(env, "setup")
+    fake.tokens = {
+        DEFAULT_TOKEN: (frozenset({"crm.objects.contacts.read", "crm.schemas.contacts.read"}), None)
+    }
+
+    result = invoke(env, "doctor")
+
+    assert result.exit_code == 0, result.output
+    assert "✗" not in result.output
+    assert "! hubspot deals read scope  warning:" in result.output
+    assert "booking outcomes from deal stages" in result.output
+    assert "1 warning(s)" in result.output
