@@ -136,6 +136,11 @@ def score_command(
             strict=strict,
             allow_missing_answers=allow_missing_answers,
         )
+        if not source.rows:
+            raise UsageProblem(
+                f"{input_path} has a header row but no data rows; add one row per lead "
+                "below the header"
+            )
     except MissingAnswerColumnsError as problem:
         hint = "Or pass --allow-missing-answers to score the file without answers."
         err.print(Text(f"Error: {problem}\n{hint}", style="red"))

@@ -188,8 +188,9 @@ def test_unknown_sheet_exits_2_listing_sheets(tmp_path):
         (b"", "is empty"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "PNG image"),
         (b"Record ID,Favourite colour\n1,blue\n", "Columns in the file: 'Record ID'"),
+        (b"Record ID,Budget\r\n", "has a header row but no data rows"),
     ],
-    ids=["empty", "png-renamed-csv", "no-mapped-column"],
+    ids=["empty", "png-renamed-csv", "no-mapped-column", "header-only"],
 )
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, content, expected):
     source = tmp_path / "leads.csv"
