@@ -34,6 +34,8 @@ PROGRESS_MIN_ROWS = 2_000
 DEFAULT_TOP_HOT = 10
 # Skipped rows listed one by one in the summary; the rest are counted.
 MAX_SKIPPED_LISTED = 20
+# Extensions `-o` accepts; the writer picks CSV (tabs for .tsv) or XLSX from them.
+OUTPUT_EXTENSIONS = (".csv", ".tsv", ".txt", ".xlsx")
 
 InputArg = Annotated[
     Path, typer.Argument(help="CSV or XLSX file of leads, with a header row.", show_default=False)
@@ -88,7 +90,8 @@ def score_command(
         typer.Option(
             "--output",
             "-o",
-            help="Scored file to write (.csv or .xlsx). Default: INPUT-scored next to the input.",
+            help="Scored file to write: .csv, .tsv, .txt or .xlsx, which sets the format. "
+            "Default: INPUT-scored next to the input.",
         ),
     ] = None,
     model_path: ModelOption = None,
@@ -287,6 +290,12 @@ def _resolve_output(input_path: Path, output: Path | None, *, in_place: bool, fo
         if output is not None and output.resolve() != input_path.resolve():
             raise UsageProblem("--in-place and --output name different files; pass only one")
         return input_path
+    if output is not None and output.suffix.lower() not in OUTPUT_EXTENSIONS:
+        found = f"extension {output.suffix!r}" if output.suffix else "no extension"
+        raise UsageProblem(
+            f"output {output} has {found}; name it with .csv, .tsv, .txt or .xlsx, "
+            "which sets the format written"
+        )
     if output is None:
         suffix = input_path.suffix.lower() if input_path.suffix.lower() in (".xlsx", ".csv") else ""
         suffix = suffix or (".xlsx" if _looks_like_xlsx(input_path) else ".csv")

@@ -139,6 +139,26 @@ def test_output_directory_is_created(leads, tmp_path):
     assert len(read_table(output).rows) == 200
 
 
+@pytest.mark.parametrize(
+    "name", ["scored.json", "scored.xls", "scored"], ids=["json", "xls", "none"]
+)
+def test_unknown_output_extension_exits_2(leads, tmp_path, name):
+    output = tmp_path / name
+    result = run("score", leads, "--now", NOW, "-o", output)
+    assert result.exit_code == 2, result.output
+    assert str(output) in result.stderr
+    assert ".csv, .tsv, .txt or .xlsx" in result.stderr
+    assert not output.exists()
+
+
+def test_tsv_output_is_tab_separated(leads, tmp_path):
+    output = tmp_path / "scored.tsv"
+    result = run("score", leads, "--now", NOW, "-o", output)
+    assert result.exit_code == 0, result.output
+    header = output.read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header.split("\t")[-5:] == ['"score"', '"fit"', '"intent"', '"tier"', '"reasons"']
+
+
 def test_csv_to_xlsx_by_output_extension(leads, tmp_path):
     output = tmp_path / "scored.xlsx"
     result = run("score", leads, "--now", NOW, "-o", output)
