@@ -50,6 +50,15 @@ class ScoredRow:
 
 
 @dataclass(slots=True)
+class UnreadableColumn:
+    """The unreadable cells of one column: values counted, the first reason, data rows."""
+
+    values: Counter[str]
+    reason: str
+    rows: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class SheetReport:
     """The outcome of a run: every row's result or skip reason, and the summary data."""
 
@@ -86,15 +95,15 @@ class SheetReport:
                 by_column.setdefault(column, Counter())[unknown.value] += 1
         return by_column
 
-    def unreadable_cells(self) -> dict[str, tuple[Counter[str], str]]:
-        """Return cells the reader could not read (dates, counts, flags, ids) per column.
-
-        Each column maps to its values counted and the reason given for the first one.
-        """
-        by_column: dict[str, tuple[Counter[str], str]] = {}
+    def unreadable_cells(self) -> dict[str, UnreadableColumn]:
+        """Return cells the reader could not read (dates, counts, flags, ids) per column."""
+        by_column: dict[str, UnreadableColumn] = {}
         for issue in self.source.issues:
-            values, _ = by_column.setdefault(issue.column, (Counter(), issue.reason))
-            values[issue.value] += 1
+            column = by_column.setdefault(
+                issue.column, UnreadableColumn(values=Counter(), reason=issue.reason)
+            )
+            column.values[issue.value] += 1
+            column.rows.append(issue.row)
         return by_column
 
     def hot_leads(self, limit: int) -> list[tuple[ScoredRow, ScoreResult]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
@@ -27,6 +27,9 @@ from connectors.spreadsheet import MissingAnswerColumnsError, SpreadsheetSource
 from jobs.cli.options import UsageProblem, load_model, parse_now
 from scoring.result import ScoreResult, Tier
 
+if TYPE_CHECKING:
+    from jobs.spreadsheet_job import UnreadableColumn
+
 EXIT_INVALID_INPUT = 2
 EXIT_NOT_FOUND = 1
 # Files with fewer rows finish before a progress bar is worth drawing.
@@ -34,6 +37,8 @@ PROGRESS_MIN_ROWS = 2_000
 DEFAULT_TOP_HOT = 10
 # Skipped rows listed one by one in the summary; the rest are counted.
 MAX_SKIPPED_LISTED = 20
+# Data row numbers listed per column of unreadable cells; the rest are counted.
+MAX_ROWS_PER_COLUMN = 5
 # Extensions `-o` accepts; the writer picks CSV (tabs for .tsv) or XLSX from them.
 OUTPUT_EXTENSIONS = (".csv", ".tsv", ".txt", ".xlsx")
 
@@ -414,18 +419,28 @@ def _print_unparsed(console: Console, unparsed: dict[str, Counter[str]]) -> None
     console.print(table)
 
 
-def _print_unreadable(console: Console, cells: dict[str, tuple[Counter[str], str]]) -> None:
+def _print_unreadable(console: Console, cells: dict[str, UnreadableColumn]) -> None:
     if not cells:
         return
     table = RichTable(title="Cells that could not be read (left out)", title_justify="left")
     table.add_column("column")
     table.add_column("rows", justify="right")
+    table.add_column("data rows")
     table.add_column("most common values")
     table.add_column("reason")
-    for column, (values, reason) in sorted(cells.items(), key=lambda item: -item[1][0].total()):
-        common = ", ".join(f"{value!r} ×{n}" for value, n in values.most_common(3))
-        table.add_row(column, str(values.total()), common, reason)
+    for name, column in sorted(cells.items(), key=lambda item: -item[1].values.total()):
+        common = ", ".join(f"{value!r} ×{n}" for value, n in column.values.most_common(3))
+        table.add_row(
+            name, str(column.values.total()), _first_rows(column.rows), common, column.reason
+        )
     console.print(table)
+
+
+def _first_rows(rows: list[int]) -> str:
+    listed = ", ".join(str(row) for row in rows[:MAX_ROWS_PER_COLUMN])
+    if len(rows) > MAX_ROWS_PER_COLUMN:
+        listed += f", … (+{len(rows) - MAX_ROWS_PER_COLUMN} more)"
+    return listed
 
 
 def _print_skipped(console: Console, skipped: list[SkippedRecord]) -> None:

@@ -346,6 +346,20 @@ def test_summary_lists_unreadable_cells_with_reason(tmp_path):
     assert "'someday'" in unreadable
 
 
+def test_unreadable_cells_list_first_data_rows(tmp_path):
+    source = tmp_path / "leads.csv"
+    dates = ["someday", "2026-11-30 10:00", "soon", "later", "never", "tbd", "asap", "eventually"]
+    source.write_text(
+        "Record ID,How soon are you looking to book?,Create Date\n"
+        + "".join(f"{number},This week,{date}\n" for number, date in enumerate(dates, start=1))
+    )
+    result = runner.invoke(app, ["score", str(source), "--now", NOW], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    unreadable = result.stdout.split("Cells that could not be read", 1)[1]
+    assert "data rows" in unreadable
+    assert "1, 3, 4, 5, 6, … (+2 more)" in unreadable
+
+
 def test_windows_1252_file_is_scored(tmp_path):
     source = tmp_path / "leads.csv"
     source.write_bytes(

@@ -73,9 +73,10 @@ def test_unparsed_values_grouped_by_column(tmp_path, model):
 def test_unreadable_cells_grouped_with_reason(tmp_path, model):
     source = SpreadsheetSource(write(tmp_path, SHEET), model.mapping)
     report = job.score_sheet(source, model, NOW)
-    values, reason = report.unreadable_cells()["Marketing emails opened"]
-    assert values == {"many": 1}
-    assert reason.startswith("not a count")
+    cells = report.unreadable_cells()["Marketing emails opened"]
+    assert cells.values == {"many": 1}
+    assert cells.reason.startswith("not a count")
+    assert cells.rows == [4]
 
 
 def test_hot_leads_sorted_by_score_then_row(tmp_path, model):
