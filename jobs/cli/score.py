@@ -3,8 +3,10 @@
 Exit codes:
 
 - 0: the file was scored. Rows that could not be scored are listed in the summary.
-- 1: `explain` found no usable row for the lead.
-- 2: the input, output, model or an option is invalid. The message explains the fix.
+- 1: `explain` could not score the lead because the engine failed on it, or
+  found no stored score for it in the state store.
+- 2: the input, output, model or an option is invalid, or `explain` found no
+  usable row for the lead in the file. The message explains the fix.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
     from jobs.spreadsheet_job import UnreadableColumn
 
 EXIT_INVALID_INPUT = 2
-EXIT_NOT_FOUND = 1
+EXIT_SCORING_FAILED = 1
 # Files with fewer rows finish before a progress bar is worth drawing.
 PROGRESS_MIN_ROWS = 2_000
 DEFAULT_TOP_HOT = 10
@@ -221,14 +223,11 @@ def explain_command(
         raise typer.Exit(EXIT_INVALID_INPUT) from None
 
     record, result, note = found
-    if isinstance(record, SkippedRecord):
+    if isinstance(result, SkippedRecord):
         err.print(
-            Text(f"Error: data row {record.row} cannot be scored: {record.reason}", style="red")
+            Text(f"Error: data row {result.row} cannot be scored: {result.reason}", style="red")
         )
-        raise typer.Exit(EXIT_NOT_FOUND)
-    if result is None:
-        err.print(Text(f"Error: {note}", style="red"))
-        raise typer.Exit(EXIT_NOT_FOUND)
+        raise typer.Exit(EXIT_SCORING_FAILED)
     print_explanation(out, record, result, model, note=note)
 
 
@@ -240,7 +239,11 @@ def _explain_from_file(
     *,
     sheet: str | None,
     zone: tzinfo,
-) -> tuple[Contact | SkippedRecord | None, ScoreResult | None, str]:
+) -> tuple[Contact, ScoreResult | SkippedRecord, str]:
+    """Find and score one lead of a file; the result is a `SkippedRecord` if scoring failed.
+
+    Raises `UsageProblem` when the file cannot be read or has no usable row for the lead.
+    """
     from jobs.spreadsheet_job import score_contact
 
     try:
@@ -249,12 +252,11 @@ def _explain_from_file(
         raise UsageProblem(str(exc)) from None
 
     record, note = _find_record(source, contact)
-    if record is None or isinstance(record, SkippedRecord):
-        return record, None, note
-    outcome = score_contact(record, model, now)
-    if isinstance(outcome, SkippedRecord):
-        return outcome, None, note
-    return record, outcome, note
+    if record is None:
+        raise UsageProblem(note)
+    if isinstance(record, SkippedRecord):
+        raise UsageProblem(f"data row {record.row} cannot be scored: {record.reason}")
+    return record, score_contact(record, model, now), note
 
 
 def _find_record(

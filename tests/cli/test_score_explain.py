@@ -83,9 +83,9 @@ def test_explain_example_lead_by_id():
     assert f"({lead_id}), data row 23" in result.stdout
 
 
-def test_explain_unknown_id_exits_1(small_file):
+def test_explain_unknown_id_exits_2(small_file):
     result = run("explain", "9999", "--input", small_file)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "no lead with id '9999'" in result.stderr
     assert "'Record ID'" in result.stderr
 
@@ -101,7 +101,7 @@ def test_explain_blank_row_reports_reason(tmp_path):
     path = tmp_path / "leads.csv"
     path.write_text("Record ID,Budget\n1,$500\n,\n")
     result = run("explain", "row:2", "--input", path)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "data row 2 cannot be scored: row is blank" in result.stderr
 
 
@@ -126,3 +126,15 @@ def test_explain_reads_named_xlsx_sheet(tmp_path):
     assert result.exit_code == 0, result.output
     assert "Lead 123456789012, data row 1" in result.stdout
     assert 'budget "$900"' in result.stdout
+
+
+def test_explain_engine_failure_exits_1(small_file, monkeypatch):
+    import jobs.spreadsheet_job as job
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("engine broke")
+
+    monkeypatch.setattr(job, "score", fail)
+    result = run("explain", "1001", "--input", small_file)
+    assert result.exit_code == 1
+    assert "scoring failed: RuntimeError: engine broke" in result.stderr
