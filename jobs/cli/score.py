@@ -44,6 +44,12 @@ MAX_ROWS_PER_COLUMN = 5
 # Extensions `-o` accepts; the writer picks CSV (tabs for .tsv) or XLSX from them.
 OUTPUT_EXTENSIONS = (".csv", ".tsv", ".txt", ".xlsx")
 
+# Typer 0.29 shows a value type such as <bool> beside every option, flags
+# included, although a flag takes no value (`--force true` is rejected). An
+# empty metavar leaves the column blank for a flag.
+# NOTE: Typer's own --help flag still shows <bool>; its metavar is not ours to set.
+FLAG_METAVAR = ""
+
 InputArg = Annotated[
     Path, typer.Argument(help="CSV or XLSX file of leads, with a header row.", show_default=False)
 ]
@@ -76,6 +82,7 @@ StrictOption = Annotated[
     bool,
     typer.Option(
         "--strict",
+        metavar=FLAG_METAVAR,
         # Rich reads an unescaped [mapping] in help text as a markup tag and drops it.
         help="Stop when any answer or attribute column named in the model's "
         "\\[mapping] is missing. Missing engagement columns (email opens, page views) "
@@ -106,16 +113,23 @@ def score_command(
     sheet: SheetOption = None,
     timezone: TimezoneOption = "UTC",
     in_place: Annotated[
-        bool, typer.Option("--in-place", help="Overwrite INPUT with the scored copy.")
+        bool,
+        typer.Option(
+            "--in-place", metavar=FLAG_METAVAR, help="Overwrite INPUT with the scored copy."
+        ),
     ] = False,
     force: Annotated[
-        bool, typer.Option("--force", help="Overwrite OUTPUT if it already exists.")
+        bool,
+        typer.Option(
+            "--force", metavar=FLAG_METAVAR, help="Overwrite OUTPUT if it already exists."
+        ),
     ] = False,
     strict: StrictOption = False,
     allow_missing_answers: Annotated[
         bool,
         typer.Option(
             "--allow-missing-answers",
+            metavar=FLAG_METAVAR,
             help="Score even when none of the model's answer columns is in the file, "
             "from attributes and engagement alone. Without it the command stops.",
         ),
@@ -123,7 +137,9 @@ def score_command(
     top: Annotated[
         int, typer.Option("--top", min=0, help="Number of hot leads listed in the summary.")
     ] = DEFAULT_TOP_HOT,
-    verbose: Annotated[bool, typer.Option("--verbose", help="Log progress events.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", metavar=FLAG_METAVAR, help="Log progress events.")
+    ] = False,
 ) -> None:
     """Score every lead in a CSV or XLSX file and write a copy with score columns.
 

@@ -52,3 +52,12 @@ def test_help_keeps_bracketed_words(path, command):
 def test_score_help_names_mapping_for_strict():
     result = runner.invoke(app, ["score", "--help"], env={"COLUMNS": "200"})
     assert "[mapping]" in result.output
+
+
+@pytest.mark.parametrize(
+    "flag", ["--in-place", "--force", "--strict", "--allow-missing-answers", "--verbose"], ids=str
+)
+def test_score_help_shows_flags_without_value(flag):
+    result = runner.invoke(app, ["score", "--help"], env={"COLUMNS": "200"})
+    (line,) = [line for line in result.output.splitlines() if f" {flag} " in line]
+    assert "<bool>" not in line
