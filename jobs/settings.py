@@ -29,13 +29,19 @@ command starts, or pass values as keyword arguments in tests.
 
 from __future__ import annotations
 
+import importlib
+import io
+import logging
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import time
 from pathlib import Path
 from typing import Any, Literal
 
+import pydantic_settings
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -390,8 +396,185 @@ def _resolve_secret_options(
 
 
 def validation_summary(exc: ValidationError) -> str:
+    """Return each error as `key='value': expected ...`, joined by semicolons."""
     parts = []
     for error in exc.errors():
         location = ".".join(str(item) for item in error["loc"]) or "(entry)"
-        parts.append(f"{location}: {error['msg']}")
+        value = error.get("input")
+        shown = location
+        secret = any(part in location.lower() for part in _SECRET_NAME_PARTS)
+        hide_value = secret or error["type"] in ("missing", "extra_forbidden")
+        if not hide_value and not isinstance(value, dict):
+            shown = f"{location}={value!r}"
+        parts.append(f"{shown}: {_expected(error['msg'])}")
     return "; ".join(parts)
+
+
+# -- loading with readable errors ----------------------------------------------
+
+DOTENV_PATH = Path(".env")
+_SECRET_NAME_PARTS = ("token", "secret", "password")
+
+
+def load_settings(warn: Callable[[str], None] | None = None) -> Settings:
+    """Build `Settings()` from the environment and `.env`, with errors a user can act on.
+
+    Raises `SettingsError` with one line per invalid value: the environment
+    variable, the value (unless it is a secret), what is expected, and whether
+    it came from the environment or the `.env` file. Alert and webhook
+    settings are checked too. Lines of `.env` that python-dotenv cannot parse
+    are passed to `warn` once each, with the file's path, because python-dotenv
+    ignores them.
+    """
+    for line in unparsable_dotenv_lines(DOTENV_PATH):
+        if warn is not None:
+            warn(
+                f"{DOTENV_PATH.resolve()}, line {line}: not a NAME=value statement; "
+                "the line is ignored"
+            )
+
+    problems: list[str] = []
+    with _quiet_dotenv():
+        alerts = _load_part(_settings_class("jobs.alerts.settings", "AlertSettings"), problems)
+        webhooks = _load_part(
+            _settings_class("jobs.webhooks.settings", "WebhookSettings"), problems
+        )
+        try:
+            settings = Settings(alerts=alerts, webhooks=webhooks)
+        except ValidationError as exc:
+            problems[:0] = describe_validation_error(exc, Settings)
+            settings = None
+        except pydantic_settings.SettingsError as exc:
+            problems.insert(0, describe_parse_error(exc, Settings))
+            settings = None
+    if problems or settings is None:
+        raise SettingsError("invalid settings:\n" + "\n".join(f"  {p}" for p in problems))
+    return settings
+
+
+def unparsable_dotenv_lines(path: Path) -> list[int]:
+    """Return the numbers of the lines in a `.env` file that python-dotenv cannot parse.
+
+    Raises `SettingsError` naming the file when it exists but is not UTF-8 text.
+    """
+    from dotenv.parser import parse_stream
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, IsADirectoryError):
+        return []
+    except UnicodeDecodeError as exc:
+        raise SettingsError(
+            f"{path.resolve()} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+            f"{exc.start}): save it as UTF-8"
+        ) from exc
+    return [binding.original.line for binding in parse_stream(io.StringIO(text)) if binding.error]
+
+
+def describe_validation_error(exc: ValidationError, model: type[BaseSettings]) -> list[str]:
+    """Return one line per error: variable, value unless secret, expectation and source."""
+    prefix = str(model.model_config.get("env_prefix") or "")
+    dotenv = _dotenv_values(model)
+    lines = []
+    for error in exc.errors():
+        location = error["loc"]
+        expected = _expected(error["msg"])
+        if not location:
+            lines.append(f"{prefix.rstrip('_')}_* settings are invalid: {expected}")
+            continue
+        field_name = str(location[0])
+        variable = (prefix + field_name).upper()
+        source = _value_source(variable, dotenv)
+        if _is_secret(model, field_name):
+            shown = f"{variable} (a secret, {source})"
+        elif source == "not set":
+            shown = f"{variable} (not set)"
+        else:
+            shown = f"{variable}={error.get('input')!r} ({source})"
+        lines.append(f"{shown} is invalid: {expected}")
+    return lines
+
+
+def _load_part(settings_class: type[BaseSettings] | None, problems: list[str]) -> Any:
+    if settings_class is None:
+        return None
+    try:
+        return settings_class()
+    except ValidationError as exc:
+        problems.extend(describe_validation_error(exc, settings_class))
+    except pydantic_settings.SettingsError as exc:
+        problems.append(describe_parse_error(exc, settings_class))
+    return None
+
+
+def describe_parse_error(exc: pydantic_settings.SettingsError, model: type[BaseSettings]) -> str:
+    """Describe a list or dict variable that is not valid JSON, without its value."""
+    match = re.search(r'field "(\w+)" from source "(\w+)"', str(exc))
+    if match is None:
+        return str(exc)
+    field_name, source_class = match.groups()
+    variable = (str(model.model_config.get("env_prefix") or "") + field_name).upper()
+    source = (
+        f"from {DOTENV_PATH.resolve()}"
+        if source_class.startswith("DotEnv")
+        else "from the environment"
+    )
+    return f"{variable} ({source}) is invalid: expected a JSON value ({exc.__cause__})"
+
+
+def _settings_class(module_name: str, class_name: str) -> type[BaseSettings] | None:
+    # The alerts and webhooks packages may be absent from a trimmed install.
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError:
+        return None
+    return getattr(module, class_name)
+
+
+@contextmanager
+def _quiet_dotenv() -> Iterator[None]:
+    """Hide python-dotenv's parse warnings, which name no file and repeat once per class."""
+    dotenv_logger = logging.getLogger("dotenv.main")
+    previous = dotenv_logger.disabled
+    dotenv_logger.disabled = True
+    try:
+        yield
+    finally:
+        dotenv_logger.disabled = previous
+
+
+def _dotenv_values(model: type[BaseSettings]) -> dict[str, str]:
+    from dotenv import dotenv_values
+
+    env_file = model.model_config.get("env_file")
+    if not isinstance(env_file, str | Path) or not Path(env_file).is_file():
+        return {}
+    with _quiet_dotenv():
+        values = dotenv_values(env_file, encoding="utf-8")
+    return {key.upper(): value for key, value in values.items() if value is not None}
+
+
+def _value_source(variable: str, dotenv: Mapping[str, str]) -> str:
+    # pydantic-settings matches variable names case-insensitively, and the
+    # environment wins over the `.env` file.
+    if any(name.upper() == variable and value for name, value in os.environ.items()):
+        return "from the environment"
+    if variable in dotenv:
+        return f"from {DOTENV_PATH.resolve()}"
+    return "not set"
+
+
+def _is_secret(model: type[BaseSettings], field_name: str) -> bool:
+    field = model.model_fields.get(field_name)
+    annotation = repr(field.annotation) if field is not None else ""
+    lowered = field_name.lower()
+    return "SecretStr" in annotation or any(part in lowered for part in _SECRET_NAME_PARTS)
+
+
+def _expected(message: str) -> str:
+    """Turn pydantic's "Input should be X" into "expected X"."""
+    for prefix in ("Input should be ", "Value error, ", "Assertion failed, "):
+        if message.startswith(prefix):
+            rest = message.removeprefix(prefix)
+            return f"expected {rest}" if prefix == "Input should be " else rest
+    return message

@@ -31,7 +31,7 @@ from rich.table import Table
 from rich.text import Text
 
 from connectors.errors import ConnectorError
-from jobs.settings import Settings, SettingsError
+from jobs.settings import Settings, SettingsError, load_settings
 
 EXIT_FAILED = 1
 EXIT_INVALID_SETTINGS = 2
@@ -61,14 +61,21 @@ def register(app: typer.Typer) -> None:
     app.command("health")(health_command)
 
 
+def _load_settings() -> Settings:
+    """Load the settings, or print one line per invalid value and exit 2."""
+    try:
+        return load_settings(
+            warn=lambda message: err.print(Text(f"Warning: {message}", style="yellow"))
+        )
+    except SettingsError as exc:
+        err.print(Text(f"Error: {exc}", style="red"))
+        raise typer.Exit(EXIT_INVALID_SETTINGS) from None
+
+
 def _settings() -> Settings:
     from jobs.logging import configure_logging
 
-    try:
-        settings = Settings()
-    except ValueError as exc:  # pydantic's ValidationError names the variable
-        err.print(Text(f"Error: invalid settings: {exc}", style="red"))
-        raise typer.Exit(EXIT_INVALID_SETTINGS) from None
+    settings = _load_settings()
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     return settings
 
@@ -434,11 +441,7 @@ def health_command(
     """Exit 0 when the last successful sync cycle is recent, 1 when the heartbeat is stale."""
     from jobs.health import read_health
 
-    try:
-        settings = Settings()
-    except ValueError as exc:
-        err.print(Text(f"Error: invalid settings: {exc}", style="red"))
-        raise typer.Exit(EXIT_INVALID_SETTINGS) from None
+    settings = _load_settings()
     status = read_health(settings)
     if as_json:
         out.print_json(json.dumps(status.to_dict()))

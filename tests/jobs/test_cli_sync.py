@@ -135,7 +135,17 @@ def test_invalid_settings_exit_two(env):
     result = invoke({**env, "LEADSCORE_SYNC_INTERVAL_SECONDS": "soon"}, "backfill")
 
     assert result.exit_code == 2
-    assert "sync_interval_seconds" in result.output
+    assert "LEADSCORE_SYNC_INTERVAL_SECONDS='soon' (from the environment)" in result.output
+    assert "errors.pydantic.dev" not in result.output
+
+
+def test_doctor_invalid_crm_prints_one_line(env):
+    result = invoke({**env, "LEADSCORE_CRM": "hubspott"}, "doctor")
+
+    assert result.exit_code == 2
+    assert "LEADSCORE_CRM='hubspott' (from the environment) is invalid" in result.output
+    assert "expected 'hubspot' or 'gohighlevel'" in result.output
+    assert "validation error" not in result.output
 
 
 def write_heartbeat_at(path: Path, moment: datetime) -> None:

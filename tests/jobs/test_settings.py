@@ -104,7 +104,10 @@ def test_accounts_file_missing_variable_named(tmp_path):
     ("text", "message"),
     [
         ('[[accounts]]\ncrm = "hubspot"\nid = "1"\ntoken = "pat-secret"\n', "remove `token`"),
-        ('[[accounts]]\ncrm = "salesforce"\nid = "1"\ntoken_env = "X"\n', "crm"),
+        (
+            '[[accounts]]\ncrm = "salesforce"\nid = "1"\ntoken_env = "X"\n',
+            "account #1 is invalid: crm='salesforce': expected 'hubspot' or 'gohighlevel'",
+        ),
         ("accounts = [", "not valid TOML"),
         ("title = 'x'\n", "no \\[\\[accounts\\]\\]"),
         (
@@ -139,3 +142,130 @@ def test_token_hidden_in_repr():
 
     assert "pat-na1-secret" not in repr(settings)
     assert "pat-na1-secret" not in repr(settings.accounts(environ={}))
+
+
+# -- load_settings: readable validation errors ---------------------------------
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch) -> Path:
+    """An empty working directory, so no `.env` is read unless a test writes one."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected_line"),
+    [
+        (
+            "LEADSCORE_CRM",
+            "hubspott",
+            "LEADSCORE_CRM='hubspott' (from the environment) is invalid: "
+            "expected 'hubspot' or 'gohighlevel'",
+        ),
+        (
+            "LEADSCORE_SYNC_INTERVAL_SECONDS",
+            "2",
+            "LEADSCORE_SYNC_INTERVAL_SECONDS='2' (from the environment) is invalid: "
+            "expected greater than or equal to 5",
+        ),
+        (
+            "LEADSCORE_ALERT_THRESHOLD",
+            "abc",
+            "LEADSCORE_ALERT_THRESHOLD='abc' (from the environment) is invalid: "
+            "expected a valid integer",
+        ),
+        (
+            "LEADSCORE_WEBHOOK_GENERIC_TOKENS",
+            "not-json-s3cret",
+            "LEADSCORE_WEBHOOK_GENERIC_TOKENS (from the environment) is invalid: "
+            "expected a JSON value",
+        ),
+    ],
+    ids=["crm_literal", "interval_minimum", "alert_threshold", "webhook_tokens_json"],
+)
+def test_load_settings_names_variable(workdir, monkeypatch, variable, value, expected_line):
+    from jobs.settings import load_settings
+
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+
+    message = str(caught.value)
+    assert expected_line in message
+    assert "pydantic" not in message
+    assert "validation error" not in message
+
+
+def test_load_settings_lists_every_problem(workdir, monkeypatch):
+    from jobs.settings import load_settings
+
+    monkeypatch.setenv("LEADSCORE_CRM", "hubspott")
+    monkeypatch.setenv("LEADSCORE_SYNC_INTERVAL_SECONDS", "soon")
+    monkeypatch.setenv("LEADSCORE_ALERT_THRESHOLD", "abc")
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "invalid settings:"
+    assert len(lines) == 4
+    assert any("LEADSCORE_CRM=" in line for line in lines)
+    assert any("LEADSCORE_SYNC_INTERVAL_SECONDS=" in line for line in lines)
+    assert any("LEADSCORE_ALERT_THRESHOLD=" in line for line in lines)
+
+
+def test_load_settings_names_dotenv_path(workdir):
+    from jobs.settings import load_settings
+
+    (workdir / ".env").write_text("LEADSCORE_CRM=salesforce\n", encoding="utf-8")
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+
+    assert f"LEADSCORE_CRM='salesforce' (from {workdir / '.env'})" in str(caught.value)
+
+
+def test_load_settings_hides_secret_value(workdir, monkeypatch):
+    from jobs.settings import load_settings
+
+    monkeypatch.setenv("LEADSCORE_WEBHOOK_HUBSPOT_CLIENT_SECRET", "s3cret-value")
+    monkeypatch.setenv("LEADSCORE_WEBHOOK_GENERIC_TOKENS", "{not json s3cret-value")
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+
+    message = str(caught.value)
+    assert "LEADSCORE_WEBHOOK_" in message
+    assert "s3cret-value" not in message
+
+
+def test_load_settings_warns_once_per_bad_dotenv_line(workdir, capfd):
+    from jobs.settings import load_settings
+
+    (workdir / ".env").write_text(
+        "LEADSCORE_LOG_LEVEL=warning\nthis line is not an assignment\n", encoding="utf-8"
+    )
+    warnings: list[str] = []
+
+    settings = load_settings(warn=warnings.append)
+
+    assert settings.log_level == "WARNING"
+    assert warnings == [
+        f"{workdir / '.env'}, line 2: not a NAME=value statement; the line is ignored"
+    ]
+    assert "could not parse" not in capfd.readouterr().err
+
+
+def test_load_settings_rejects_non_utf8_dotenv(workdir):
+    from jobs.settings import load_settings
+
+    (workdir / ".env").write_bytes(b"LEADSCORE_CRM=hub\xffspot\n")
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+
+    message = str(caught.value)
+    assert str(workdir / ".env") in message
+    assert "not UTF-8 text (byte 0xff at offset 17)" in message
