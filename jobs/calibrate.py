@@ -93,9 +93,9 @@ class CalibrationInputError(ValueError):
 def lead_scoring_time(lead: Lead, now: datetime) -> datetime | None:
     """Return the latest of the lead's created date and activity dates, capped at `now`.
 
-    That is the moment the worker last had news of the lead, so time-based
-    rules judged then see what the worker saw. Returns None when the lead has
-    no dates at all.
+    That is the lead's last known activity, so time-based rules judged then
+    see what the worker saw at the time. Returns None when the lead has no
+    dates at all.
     """
     known = [lead.created_at] if lead.created_at is not None else []
     for activity in lead.activities:
