@@ -8,10 +8,12 @@ invalid (the message names the variable or file and what to set).
 from __future__ import annotations
 
 import json
+import os
 import signal
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -365,11 +367,82 @@ def _check_line(check: Any) -> None:
         out.print(Text(f"    fix: {check.fix}", style="yellow"))
 
 
+def _sqlite_file(database_url: str) -> Path | None:
+    """Return the file of a SQLite URL, or None for another database or an in-memory one."""
+    from jobs.store.store import normalize_database_url
+
+    url = normalize_database_url(database_url)
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        return None
+    return Path(database).expanduser().absolute()
+
+
+def _check_store(database_url: str) -> bool:
+    """Print the state store line of doctor; return False when the store is unusable.
+
+    A SQLite file that does not exist yet is not created: doctor only checks
+    that the worker could create it.
+    """
+    from jobs.store import Store
+
+    fix = (
+        "check LEADSCORE_DATABASE_URL, that the server is up, and that the directory of a "
+        "SQLite file is writable"
+    )
+    try:
+        path = _sqlite_file(database_url)
+    except Exception as exc:  # an unparsable URL is reported, not raised
+        _line(False, "state store", f"{type(exc).__name__}: {exc}", fix)
+        return False
+    if path is not None and not path.exists():
+        return _check_future_sqlite_file(path)
+    try:
+        store = Store.open(database_url)
+        store.check()
+        _line(True, "state store", store.dialect)
+        store.close()
+    except Exception as exc:  # any driver or file error is reported, not raised
+        _line(False, "state store", f"{type(exc).__name__}: {exc}", fix)
+        return False
+    return True
+
+
+def _check_future_sqlite_file(path: Path) -> bool:
+    existing = path.parent
+    while not existing.exists():
+        existing = existing.parent
+    fix = "set LEADSCORE_DATABASE_URL to sqlite:///<path in a writable directory>"
+    if not existing.is_dir():
+        _line(
+            False,
+            "state store",
+            f"cannot create SQLite file {path}: {existing} is not a directory",
+            fix,
+        )
+        return False
+    if not os.access(existing, os.W_OK | os.X_OK):
+        _line(
+            False,
+            "state store",
+            f"cannot create SQLite file {path}: {existing} is not writable",
+            fix,
+        )
+        return False
+    _line(
+        True,
+        "state store",
+        f"SQLite file {path} does not exist yet; setup, backfill or run creates it",
+    )
+    return True
+
+
 def doctor_command(account: AccountOption = None) -> None:
     """Check settings, the store, the model, credentials, scopes, mapping and connectivity."""
     from connectors.checks import fix_for
     from jobs.accounts import build_connector, load_account_model
-    from jobs.store import Store
 
     settings = _settings()
     failures = 0
@@ -383,20 +456,7 @@ def doctor_command(account: AccountOption = None) -> None:
         accounts = []
         failures += 1
 
-    try:
-        store = Store.open(settings.database_url)
-        store.check()
-        _line(True, "state store", store.dialect)
-        store.close()
-    except Exception as exc:  # any driver or file error is reported, not raised
-        _line(
-            False,
-            "state store",
-            f"{type(exc).__name__}: {exc}",
-            "check LEADSCORE_DATABASE_URL, that the server is up, and that the directory of a "
-            "SQLite file is writable",
-        )
-        failures += 1
+    failures += 0 if _check_store(settings.database_url) else 1
 
     for entry in accounts:
         out.print(Text(f"Account {entry.label}", style="bold underline"))

@@ -317,3 +317,26 @@ def test_doctor_warns_without_deals_scope(env, fake):
     assert "! hubspot deals read scope  warning:" in result.output
     assert "booking outcomes from deal stages" in result.output
     assert "1 warning(s)" in result.output
+
+
+def test_doctor_does_not_create_default_store(env, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    result = invoke({**env, "LEADSCORE_CRM": "", "LEADSCORE_DATABASE_URL": None}, "doctor")
+
+    assert result.exit_code == 1, result.output
+    assert not (tmp_path / "leadscore.db").exists()
+    assert f"SQLite file {tmp_path / 'leadscore.db'} does not exist yet" in result.output
+    assert "✓ state store" in result.output
+
+
+def test_doctor_reports_store_path_under_a_file(env, tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    url = f"sqlite:///{blocker / 'store.db'}"
+
+    result = invoke({**env, "LEADSCORE_DATABASE_URL": url}, "doctor")
+
+    assert result.exit_code == 1, result.output
+    assert "✗ state store" in result.output
+    assert f"{blocker} is not a directory" in result.output
