@@ -68,6 +68,6 @@ def test_setup_backfill_and_doctor_over_http(served, tmp_path):
     assert all(score is not None for score in scores)
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
     output = doctor.stdout + doctor.stderr
-    assert "✓ hubspot token and contacts read scope" in output
+    assert "✓ hubspot connection, token and contacts read scope" in output
     assert "✓ hubspot field mapping" in output
     assert DEFAULT_TOKEN not in output + setup.stdout + setup.stderr + backfill.stderr
