@@ -1,8 +1,9 @@
 """Structured logging for the worker: structlog, JSON lines or console, with redaction.
 
-Call `configure_logging(level=..., fmt=...)` once when a command starts, and
-`bind_job(job=..., crm=..., account=...)` at the start of each job so every
-line of that job carries the same context (`job`, `run_id`, `crm`, `account`).
+The `leadscore` application calls `configure_cli_logging()` before each command,
+and other programs call `configure_logging(level=..., fmt=...)` once. Each job
+calls `bind_job(job=..., crm=..., account=...)` at its start, so every line of
+that job carries the same context (`job`, `run_id`, `crm`, `account`).
 
 Redaction runs on every event before rendering. `SecretStr` values and fields
 named like a secret (token, password, authorization …) are masked, and so are
@@ -13,18 +14,31 @@ bearer tokens and CRM tokens.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Literal, TextIO
 
 import structlog
+from dotenv import dotenv_values
 from pydantic import SecretStr
 
 from connectors.redact import MASK, mask_email, mask_phone, redact_text, redact_url
 
 LogFormat = Literal["auto", "json", "console"]
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("auto", "json", "console")
+
+# Commands that run for minutes or longer log their progress at INFO. The other
+# commands print their own summary, so by default they log only warnings and errors.
+PROGRESS_COMMANDS = frozenset({"run", "backfill"})
+
+# The level the user chose for this command (--verbose or LEADSCORE_LOG_LEVEL);
+# configure_logging() uses it in place of a command's own default.
+_chosen_level: str | None = None
 
 _SECRET_KEY_PARTS = ("token", "secret", "password", "authorization", "api_key", "apikey")
 _EMAIL_KEYS = frozenset({"email", "to", "recipient", "from_address"})
@@ -83,7 +97,12 @@ def _redact_rendered_exception(
 def configure_logging(
     *, level: str = "INFO", fmt: LogFormat = "auto", stream: TextIO | None = None
 ) -> None:
-    """Send structlog and standard-library logging to `stream` (stderr) through redaction."""
+    """Send structlog and standard-library logging to `stream` (stderr) through redaction.
+
+    While a CLI command runs with a level the user chose (see
+    `configure_cli_logging`), that level replaces `level`.
+    """
+    level = _chosen_level or level
     stream = stream if stream is not None else sys.stderr
     use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
 
@@ -132,6 +151,66 @@ def configure_logging(
     # Library chatter (connection pools, the scheduler's per-run lines) stays at WARNING.
     for noisy in ("urllib3", "apscheduler.executors", "apscheduler.scheduler"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def configure_cli_logging(
+    command: str | None,
+    *,
+    verbose: bool = False,
+    environ: Mapping[str, str] | None = None,
+    dotenv_path: Path = Path(".env"),
+) -> str:
+    """Configure logging once for a CLI command and return the level used.
+
+    The level is LEADSCORE_LOG_LEVEL when it is set (in the environment, else
+    in `.env`), INFO with `--verbose`, and otherwise INFO for the commands in
+    PROGRESS_COMMANDS and WARNING for the rest. LEADSCORE_LOG_FORMAT is read
+    the same way. An invalid value is ignored here, because the command's
+    settings validation reports it.
+    """
+    global _chosen_level
+    environ = os.environ if environ is None else environ
+    level = _read_variable("LEADSCORE_LOG_LEVEL", environ, dotenv_path).upper()
+    fmt = _read_variable("LEADSCORE_LOG_FORMAT", environ, dotenv_path).lower()
+
+    chosen: str | None = None
+    if level in LOG_LEVELS:
+        chosen = level
+    elif verbose:
+        chosen = "INFO"
+    default = "INFO" if command in PROGRESS_COMMANDS else "WARNING"
+    _chosen_level = None
+    log_format: LogFormat = fmt if fmt in LOG_FORMATS else "auto"  # type: ignore[assignment]
+    configure_logging(level=chosen or default, fmt=log_format)
+    _chosen_level = chosen
+    return chosen or default
+
+
+def release_cli_level() -> None:
+    """Forget the level chosen for the last CLI command (when the command ends)."""
+    global _chosen_level
+    _chosen_level = None
+
+
+def _read_variable(name: str, environ: Mapping[str, str], dotenv_path: Path) -> str:
+    # pydantic-settings matches names case-insensitively, ignores empty values,
+    # and lets the environment win over `.env`; this reads the same way.
+    for key, value in environ.items():
+        if key.upper() == name and value:
+            return value
+    if not dotenv_path.is_file():
+        return ""
+    from jobs.settings import quiet_dotenv
+
+    with quiet_dotenv():
+        try:
+            values = dotenv_values(dotenv_path, encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return ""  # the settings loader reports an unreadable `.env`
+    for key, value in values.items():
+        if key.upper() == name and value:
+            return value
+    return ""
 
 
 def new_run_id() -> str:

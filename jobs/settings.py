@@ -234,8 +234,10 @@ class Settings(BaseSettings):
         default=Path("leadscore.heartbeat"),
         description="File touched after each successful sync cycle; `leadscore health` reads it.",
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        default="INFO", description="Lowest level that is logged."
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = Field(
+        default=None,
+        description="Lowest level that is logged; empty: INFO for `run` and `backfill`, "
+        "WARNING for the other commands, which print their own summary.",
     )
     log_format: Literal["auto", "json", "console"] = Field(
         default="auto",
@@ -434,7 +436,7 @@ def load_settings(warn: Callable[[str], None] | None = None) -> Settings:
             )
 
     problems: list[str] = []
-    with _quiet_dotenv():
+    with quiet_dotenv():
         alerts = _load_part(_settings_class("jobs.alerts.settings", "AlertSettings"), problems)
         webhooks = _load_part(
             _settings_class("jobs.webhooks.settings", "WebhookSettings"), problems
@@ -532,7 +534,7 @@ def _settings_class(module_name: str, class_name: str) -> type[BaseSettings] | N
 
 
 @contextmanager
-def _quiet_dotenv() -> Iterator[None]:
+def quiet_dotenv() -> Iterator[None]:
     """Hide python-dotenv's parse warnings, which name no file and repeat once per class."""
     dotenv_logger = logging.getLogger("dotenv.main")
     previous = dotenv_logger.disabled
@@ -549,7 +551,7 @@ def _dotenv_values(model: type[BaseSettings]) -> dict[str, str]:
     env_file = model.model_config.get("env_file")
     if not isinstance(env_file, str | Path) or not Path(env_file).is_file():
         return {}
-    with _quiet_dotenv():
+    with quiet_dotenv():
         values = dotenv_values(env_file, encoding="utf-8")
     return {key.upper(): value for key, value in values.items() if value is not None}
 

@@ -7,6 +7,7 @@ commands to the one Typer application.
 from __future__ import annotations
 
 import importlib
+from typing import Annotated
 
 import typer
 
@@ -26,6 +27,24 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "jobs.cli.sync",
     "jobs.webhooks.cli",
 )
+
+
+@app.callback()
+def _configure_logging(
+    ctx: typer.Context,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            help="Log INFO events too (default: only `run` and `backfill` log them). "
+            "LEADSCORE_LOG_LEVEL sets the level for every command.",
+        ),
+    ] = False,
+) -> None:
+    from jobs.logging import configure_cli_logging, release_cli_level
+
+    configure_cli_logging(ctx.invoked_subcommand, verbose=verbose)
+    ctx.call_on_close(release_cli_level)
 
 
 def _register_commands() -> None:

@@ -75,11 +75,8 @@ def _load_settings() -> Settings:
 
 
 def _settings() -> Settings:
-    from jobs.logging import configure_logging
-
-    settings = _load_settings()
-    configure_logging(level=settings.log_level, fmt=settings.log_format)
-    return settings
+    # Logging is already configured for the command by the application's callback.
+    return _load_settings()
 
 
 @contextmanager

@@ -340,3 +340,31 @@ def test_doctor_reports_store_path_under_a_file(env, tmp_path):
     assert result.exit_code == 1, result.output
     assert "✗ state store" in result.output
     assert f"{blocker} is not a directory" in result.output
+
+
+def test_doctor_logs_no_info_events(env):
+    invoke(env, "setup")
+
+    result = invoke(env, "doctor")
+
+    assert result.exit_code == 0, result.output
+    assert "store_opened" not in result.output
+    assert '"event"' not in result.output
+
+
+def test_doctor_verbose_logs_info_events(env):
+    invoke(env, "setup")
+
+    result = invoke(env, "--verbose", "doctor")
+
+    assert result.exit_code == 0, result.output
+    assert '"event": "store_opened"' in result.output
+
+
+def test_backfill_logs_info_events(env):
+    invoke(env, "setup")
+
+    result = invoke(env, "backfill")
+
+    assert result.exit_code == 0, result.output
+    assert '"event": "backfill_finished"' in result.output

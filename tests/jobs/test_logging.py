@@ -6,6 +6,7 @@ import io
 import json
 import logging
 
+import pytest
 import structlog
 from pydantic import SecretStr
 
@@ -85,3 +86,84 @@ def test_console_format_when_requested():
     assert "sync_cycle_finished" in stream.getvalue()
     assert "written=3" in stream.getvalue()
     assert not stream.getvalue().startswith("{")
+
+
+# -- configure_cli_logging: level per command ----------------------------------
+
+
+@pytest.fixture
+def cli_logging(tmp_path):
+    """Call configure_cli_logging with no `.env`, and forget its choice afterwards."""
+    from jobs.logging import configure_cli_logging, release_cli_level
+
+    def configure(command, environ=None, verbose=False, dotenv_path=tmp_path / ".env"):
+        return configure_cli_logging(
+            command, verbose=verbose, environ=environ or {}, dotenv_path=dotenv_path
+        )
+
+    yield configure
+    release_cli_level()
+    configure_logging(level="INFO")
+
+
+@pytest.mark.parametrize(
+    ("command", "environ", "verbose", "level"),
+    [
+        ("doctor", {}, False, "WARNING"),
+        ("score", {}, False, "WARNING"),
+        ("alerts", {}, False, "WARNING"),
+        ("run", {}, False, "INFO"),
+        ("backfill", {}, False, "INFO"),
+        ("doctor", {}, True, "INFO"),
+        ("doctor", {"LEADSCORE_LOG_LEVEL": "debug"}, False, "DEBUG"),
+        ("run", {"LEADSCORE_LOG_LEVEL": "ERROR"}, False, "ERROR"),
+        ("doctor", {"LEADSCORE_LOG_LEVEL": ""}, False, "WARNING"),
+        ("doctor", {"LEADSCORE_LOG_LEVEL": "LOUD"}, False, "WARNING"),
+    ],
+    ids=[
+        "doctor_quiet",
+        "score_quiet",
+        "alerts_quiet",
+        "run_info",
+        "backfill_info",
+        "verbose",
+        "variable_lowercase",
+        "variable_for_daemon",
+        "variable_empty",
+        "variable_invalid",
+    ],
+)
+def test_cli_level_per_command(cli_logging, command, environ, verbose, level):
+    used = cli_logging(command, environ=environ, verbose=verbose)
+
+    assert used == level
+    assert logging.getLogger().level == logging.getLevelName(level)
+
+
+def test_cli_level_read_from_dotenv(cli_logging, tmp_path):
+    dotenv_path = tmp_path / ".env"
+    dotenv_path.write_text("LEADSCORE_LOG_LEVEL=DEBUG\nLEADSCORE_LOG_FORMAT=json\n")
+
+    used = cli_logging("doctor", dotenv_path=dotenv_path)
+
+    assert used == "DEBUG"
+
+
+def test_chosen_level_beats_command_default(cli_logging):
+    cli_logging("score", environ={"LEADSCORE_LOG_LEVEL": "INFO"})
+
+    # A command module configures its own quiet default, as `score` does.
+    configure_logging(level="WARNING")
+
+    assert logging.getLogger().level == logging.INFO
+
+
+def test_released_level_stops_applying(cli_logging):
+    from jobs.logging import release_cli_level
+
+    cli_logging("score", verbose=True)
+    release_cli_level()
+
+    configure_logging(level="WARNING")
+
+    assert logging.getLogger().level == logging.WARNING
