@@ -40,6 +40,7 @@ log = structlog.get_logger("connectors.hubspot")
 
 ALERT_KEY_PREFIX = "leadscore-alert-key:"
 ASSOCIATION_PAGE_LIMIT = 500
+LEAD_STATUS = "hs_lead_status"
 
 
 class HubSpotConnector:
@@ -316,7 +317,7 @@ class HubSpotConnector:
             return StageResult(
                 contact.id, StageAction.NOT_CONFIGURED, detail=f"no status for {tier}"
             )
-        current = str(contact.raw.get("hs_lead_status") or "") or None
+        current = self._lead_status(contact)
         if current == target:
             return StageResult(contact.id, StageAction.UNCHANGED, stage=current)
         if current is not None and current not in set(self.config.lead_status_values.values()):
@@ -330,11 +331,32 @@ class HubSpotConnector:
         self.http.request_json(
             "PATCH",
             path,
-            json={"properties": {"hs_lead_status": target}},
+            json={"properties": {LEAD_STATUS: target}},
             endpoint="contacts.update",
             record_id=contact.id,
         )
         return StageResult(contact.id, StageAction.MOVED, stage=target)
+
+    def _lead_status(self, contact: Contact) -> str | None:
+        """Return the contact's `hs_lead_status`, reading it from HubSpot when the contact lacks it.
+
+        A contact rebuilt from the state store (the nightly rescore) has no raw
+        properties, and taking that as "no status" would overwrite a status
+        staff set since the last pull.
+        """
+        if LEAD_STATUS in contact.raw:
+            return str(contact.raw.get(LEAD_STATUS) or "") or None
+        path = api.CONTACT.format(contact_id=contact.id)
+        _, body = self.http.request_json(
+            "GET",
+            path,
+            params={"properties": LEAD_STATUS},
+            endpoint="contacts.get",
+            record_id=contact.id,
+        )
+        properties = body.get("properties") if isinstance(body, dict) else None
+        value = properties.get(LEAD_STATUS) if isinstance(properties, dict) else None
+        return str(value or "") or None
 
     def _move_deal(self, contact: Contact, tier: Tier) -> StageResult:
         stages = self.config.deal_stage_ids
