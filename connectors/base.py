@@ -52,8 +52,11 @@ class Contact:
 
     `facts_complete=False` means only `lead.id` and `lead.activities` are
     meaningful (an engagement-only update); answers, tags and attributes must
-    come from the state store. `source_row` is the 1-based data row for
-    spreadsheets, for error messages.
+    come from the state store. `answers_partial=True` means answers and
+    attributes absent from `lead` may still hold, because the source read
+    only some of the records they come from (GoHighLevel form submissions
+    inside the pull window), so the store's values of those are kept.
+    `source_row` is the 1-based data row for spreadsheets, for error messages.
     """
 
     lead: Lead
@@ -66,6 +69,7 @@ class Contact:
     written: WrittenScore | None = None
     activity_mode: ActivityMode = ActivityMode.SNAPSHOT
     facts_complete: bool = True
+    answers_partial: bool = False
     source_row: int | None = None
     raw: Mapping[str, object] = field(default_factory=dict, repr=False, compare=False)
 

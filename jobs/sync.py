@@ -168,10 +168,17 @@ def merge_lead(contact: Contact, stored: Lead | None) -> Lead:
     """Return the lead's full facts from a pulled contact and what the store has.
 
     A contact with `facts_complete=False` carries only activities, so its
-    answers, attributes, tags and flags come from `stored`.
+    answers, attributes, tags and flags come from `stored`. A contact with
+    `answers_partial=True` adds its answers and attributes to the stored ones.
     """
     incoming = contact.lead
     base = incoming if contact.facts_complete or stored is None else stored
+    answers, attributes = base.answers, base.attributes
+    if contact.facts_complete and contact.answers_partial and stored is not None:
+        # NOTE: an answer staff cleared in the CRM keeps its stored value here,
+        # because the pull cannot tell it from one it did not read.
+        answers = {**stored.answers, **incoming.answers}
+        attributes = {**stored.attributes, **incoming.attributes}
     activities = merge_activities(
         stored.activities if stored is not None else (),
         incoming.activities,
@@ -180,8 +187,8 @@ def merge_lead(contact: Contact, stored: Lead | None) -> Lead:
     return Lead(
         id=incoming.id,
         created_at=base.created_at or (stored.created_at if stored else None),
-        answers=base.answers,
-        attributes=base.attributes,
+        answers=answers,
+        attributes=attributes,
         tags=base.tags,
         activities=activities,
         do_not_contact=base.do_not_contact,

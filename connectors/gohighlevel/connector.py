@@ -184,6 +184,9 @@ class GoHighLevelConnector:
         submissions = self._submissions(window_start, started)
         messages = self._email_activities(window_start)
         mapper = self._mapper()
+        # Submissions older than the window are not read, so answers that only
+        # they hold are missing here and the store keeps them.
+        partial = window_start is not None
 
         filters: list[dict[str, Any]] = []
         bounds = {"lte": _iso(started)}
@@ -199,7 +202,13 @@ class GoHighLevelConnector:
             use_page_numbers=False,
         ):
             records = [
-                self._build(mapper, raw, submissions.pop(str(raw.get("id")), []), messages)
+                self._build(
+                    mapper,
+                    raw,
+                    submissions.pop(str(raw.get("id")), []),
+                    messages,
+                    answers_partial=partial,
+                )
                 for raw in contacts
             ]
             self._log.info("contacts_page_fetched", count=len(records), mode="changed")
@@ -215,7 +224,7 @@ class GoHighLevelConnector:
             except SkippableRecordError as exc:
                 leftovers.append(SkippedRecord(reason=exc.message, record_id=contact_id))
                 continue
-            leftovers.append(self._build(mapper, raw, items, messages))
+            leftovers.append(self._build(mapper, raw, items, messages, answers_partial=partial))
         for contact_id, activities in messages.items():
             leftovers.append(mapper.events_only(contact_id, activities))
         if leftovers:
@@ -277,6 +286,8 @@ class GoHighLevelConnector:
         raw: dict[str, Any],
         submissions: Sequence[Mapping[str, Any]],
         messages: dict[str, list[Activity]],
+        *,
+        answers_partial: bool = False,
     ) -> Contact | SkippedRecord:
         contact_id = str(raw.get("id") or "")
         activities = list(messages.pop(contact_id, []))
@@ -288,6 +299,8 @@ class GoHighLevelConnector:
         record = mapper.to_contact(raw, submissions=submissions, activities=activities)
         if isinstance(record, Contact):
             self._remember_written(record.id, raw)
+            if answers_partial:
+                record = replace(record, answers_partial=True)
         else:
             self._log.warning(
                 "contact_skipped",

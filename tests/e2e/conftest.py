@@ -17,6 +17,8 @@ from connectors.hubspot import HubSpotConnector
 from connectors.hubspot.config import HubSpotConfig
 from jobs.accounts import build_runtime
 from jobs.settings import Settings
+from tests.fakes.gohighlevel import FakeGoHighLevel, FrozenClock
+from tests.fakes.gohighlevel.medspa import add_med_spa_location
 from tests.fakes.hubspot import DEFAULT_TOKEN, FakeHubSpot
 
 HUBSPOT_PORTAL = "62515"
@@ -26,21 +28,6 @@ DEAL_STAGES = {
     "warm": "qualifiedtobuy",
     "cold": "presentationscheduled",
 }
-
-
-class SettableClock:
-    """A UTC clock for the jobs that moves only when a test moves it."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        from datetime import timedelta
-
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture
@@ -94,5 +81,49 @@ def hubspot_runtime(hubspot, tmp_path):
     built.close()
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+GHL_LOCATION = "locGlowReview"
+GHL_TOKEN = "pit-7e5d2c1b-0000-4b4b-8c8c-review"
+GHL_STAGES = ["Hot", "Warm", "Cold", "Booked"]
+
+
+@pytest.fixture
+def ghl_clock() -> FrozenClock:
+    # The connector reads the real clock for its look-back windows, so the
+    # fake's clock starts at the current minute.
+    return FrozenClock(datetime.now(UTC).replace(second=0, microsecond=0))
+
+
+@pytest.fixture
+def ghl(ghl_clock, rsps) -> FakeGoHighLevel:
+    fake = FakeGoHighLevel(clock=ghl_clock)
+    add_med_spa_location(fake.state, GHL_LOCATION, GHL_TOKEN)
+    fake.mount(rsps)
+    return fake
+
+
+def ghl_settings(ghl: FakeGoHighLevel, tmp_path, **overrides: Any) -> Settings:
+    pipeline = ghl.state.add_pipeline(GHL_LOCATION, "Leads", GHL_STAGES)
+    stages = {stage["name"]: stage["id"] for stage in pipeline["stages"]}
+    values: dict[str, Any] = {
+        "_env_file": None,
+        "crm": "gohighlevel",
+        "account_id": GHL_LOCATION,
+        "ghl_token": GHL_TOKEN,
+        "crm_base_url": ghl.base_url,
+        "database_url": f"sqlite:///{tmp_path / 'store.db'}",
+        "heartbeat_file": tmp_path / "heartbeat",
+        "pipeline_id": pipeline["id"],
+        "hot_stage": stages["Hot"],
+        "warm_stage": stages["Warm"],
+        "cold_stage": stages["Cold"],
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def ghl_runtime(ghl, tmp_path):
+    built = build_runtime(ghl_settings(ghl, tmp_path))
+    built.contexts[0].connector.setup(apply=True)
+    yield built
+    built.close()
