@@ -152,15 +152,27 @@ class CycleAborted(Exception):
 def merge_activities(
     stored: Sequence[Activity], incoming: Sequence[Activity], mode: ActivityMode
 ) -> tuple[Activity, ...]:
-    """Combine activities: a snapshot replaces the stored ones, events are added once each."""
+    """Combine activities: a snapshot replaces the stored ones, events are added once each.
+
+    An event with a `detail` (a message or submission id) is the same event as
+    a stored one of the same kind and detail, even when its time differs: an
+    email read as "opened" and later as "clicked" reports its open twice, at
+    the two status times, and counts as one open.
+    """
     if mode is ActivityMode.SNAPSHOT:
         return tuple(incoming)
     merged = list(stored)
     known = set(stored)
+    known_events = {(a.kind, a.detail) for a in stored if a.detail}
     for activity in incoming:
-        if activity not in known:
-            merged.append(activity)
-            known.add(activity)
+        if activity in known:
+            continue
+        if activity.detail and (activity.kind, activity.detail) in known_events:
+            continue
+        merged.append(activity)
+        known.add(activity)
+        if activity.detail:
+            known_events.add((activity.kind, activity.detail))
     return tuple(merged)
 
 

@@ -94,8 +94,9 @@ def message_activities(message: Mapping[str, Any]) -> list[Activity]:
         # A person at the spa wrote this email by hand.
         activities.append(Activity(ActivityKind.OUTREACH, last_at=added, detail=message_id))
     # NOTE: a message has one status and one dateUpdated, so an open seen
-    # first as "opened" and later as "clicked" yields two opens with different
-    # times, and an open first seen as "clicked" gets the click time.
+    # first as "opened" and later as "clicked" is read again with the click
+    # time (the sync keeps the first, by message id), and an open first seen
+    # as "clicked" gets the click time.
     if status in _OPENED:
         activities.append(Activity(ActivityKind.EMAIL_OPEN, last_at=updated, detail=message_id))
     if status in _CLICKED:

@@ -70,3 +70,114 @@ def test_form_answers_survive_echo_of_score_write(ghl, ghl_runtime, ghl_clock):
     assert report.stats.written == 0
     assert contact_writes(ghl) == puts_after_first
     assert stored_lead(ghl_runtime, "ctForm").lead.answers["timeline"] == "This week"
+
+
+def stored_activities(runtime, contact_id: str) -> list:
+    return list(stored_lead(runtime, contact_id).lead.activities)
+
+
+def test_email_open_of_unknown_contact_reads_its_facts(ghl, ghl_runtime, ghl_clock):
+    add_lead(ghl, "ctQuiet", tags=("vip",), when=ghl_clock.now - timedelta(days=3))
+    sent = ghl.state.add_message(GHL_LOCATION, "ctQuiet", added_at=ghl_clock.now)
+    ghl.state.set_message_status(GHL_LOCATION, sent["id"], "opened")
+    [ctx] = ghl_runtime.contexts
+
+    report = run_cycle(ctx, clock=ghl_clock)
+
+    assert report.ok
+    lead = stored_lead(ghl_runtime, "ctQuiet").lead
+    assert lead.answers["timeline"] == "This week"
+    assert "vip" in lead.tags
+    assert {activity.kind.value for activity in lead.activities} >= {"email_sent", "email_open"}
+    assert custom_value(ghl, "ctQuiet", "contact.lead_tier") == "Hot"
+
+
+def test_email_open_of_known_contact_keeps_facts_once(ghl, ghl_runtime, ghl_clock):
+    add_lead(ghl, "ctKnown", tags=("vip",), when=ghl_clock.now - timedelta(days=3))
+    [ctx] = ghl_runtime.contexts
+    run_cycle(ctx, clock=ghl_clock)
+    before = stored_lead(ghl_runtime, "ctKnown").lead
+
+    ghl_clock.advance(minutes=1)
+    sent = ghl.state.add_message(GHL_LOCATION, "ctKnown", added_at=ghl_clock.now)
+    ghl.state.set_message_status(GHL_LOCATION, sent["id"], "opened")
+    ghl_clock.advance(minutes=1)
+    run_cycle(ctx, clock=ghl_clock)
+    after_first_read = stored_activities(ghl_runtime, "ctKnown")
+    # The next pull reaches back over the same export page (overlap window).
+    ghl_clock.advance(minutes=1)
+    run_cycle(ctx, clock=ghl_clock)
+
+    lead = stored_lead(ghl_runtime, "ctKnown").lead
+    assert lead.answers == before.answers
+    assert lead.tags == before.tags
+    assert len(after_first_read) == len(before.activities) + 2
+    assert list(lead.activities) == after_first_read
+
+
+def test_opportunity_won_kept_on_tier_change(ghl, ghl_runtime, ghl_clock):
+    add_lead(ghl, "ctWon")
+    [ctx] = ghl_runtime.contexts
+    run_cycle(ctx, clock=ghl_clock)
+    [opportunity] = ghl.state.locations[GHL_LOCATION].opportunities.values()
+    hot_stage = opportunity["pipelineStageId"]
+    opportunity["status"] = "won"
+
+    # The fake's clock stays at or before the real time the connector's
+    # search window ends at, so the edit is seen by the next pull.
+    contact = ghl.state.locations[GHL_LOCATION].contacts["ctWon"]
+    timeline_id = ghl.state.field_id(GHL_LOCATION, "contact.timeline")
+    for item in contact["customFields"]:
+        if item["id"] == timeline_id:
+            item["value"] = "Just researching"
+    ghl.state.touch_contact(GHL_LOCATION, "ctWon")
+    report = run_cycle(ctx, clock=ghl_clock)
+
+    assert report.ok
+    assert custom_value(ghl, "ctWon", "contact.lead_tier") != "Hot"
+    assert opportunity["status"] == "won"
+    assert opportunity["pipelineStageId"] == hot_stage
+    assert len(ghl.state.locations[GHL_LOCATION].opportunities) == 1
+
+
+def test_alert_tag_echo_writes_nothing(ghl, ghl_runtime, ghl_clock):
+    from jobs.daemon import Daemon
+
+    add_lead(ghl, "ctTag")
+    daemon = Daemon(ghl_runtime, clock=ghl_clock)
+    daemon.sync_all()
+    daemon.deliver_outbox()
+    assert "lead-tier-hot" in ghl.state.locations[GHL_LOCATION].contacts["ctTag"]["tags"]
+    puts = contact_writes(ghl)
+    [ctx] = ghl_runtime.contexts
+    with ghl_runtime.store.begin() as conn:
+        history_before = ghl_runtime.store.history(conn, ctx.account, "ctTag")
+
+    ghl_clock.advance(minutes=1)
+    report = run_cycle(ctx, clock=ghl_clock)
+
+    assert report.ok
+    assert report.stats.written == 0
+    assert contact_writes(ghl) == puts
+    with ghl_runtime.store.begin() as conn:
+        assert ghl_runtime.store.history(conn, ctx.account, "ctTag") == history_before
+    assert alert_contacts(ghl_runtime) == ["ctTag"]
+
+
+def test_email_opened_then_clicked_counts_one_open(ghl, ghl_runtime, ghl_clock):
+    add_lead(ghl, "ctClick", when=ghl_clock.now - timedelta(days=3))
+    [ctx] = ghl_runtime.contexts
+    run_cycle(ctx, clock=ghl_clock)
+    sent = ghl.state.add_message(GHL_LOCATION, "ctClick", added_at=ghl_clock.now)
+    ghl_clock.advance(minutes=1)
+    ghl.state.set_message_status(GHL_LOCATION, sent["id"], "opened")
+    run_cycle(ctx, clock=ghl_clock)
+
+    ghl_clock.advance(minutes=1)
+    ghl.state.set_message_status(GHL_LOCATION, sent["id"], "clicked")
+    run_cycle(ctx, clock=ghl_clock)
+
+    kinds = [activity.kind.value for activity in stored_activities(ghl_runtime, "ctClick")]
+    assert kinds.count("email_sent") == 1
+    assert kinds.count("email_open") == 1
+    assert kinds.count("email_click") == 1
