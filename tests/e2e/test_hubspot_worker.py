@@ -174,3 +174,136 @@ def test_decay_writes_only_changed_leads(hubspot, hubspot_runtime):
     assert [item["id"] for item in batch.body["inputs"]] == [engaged]
     assert stats.written == 1
     assert hubspot.contact(quiet)["leadscore_score"] == quiet_score
+
+
+def failure_ids(runtime) -> list[str]:
+    [ctx] = runtime.contexts
+    with runtime.store.begin() as conn:
+        return [failure.contact_id for failure in runtime.store.failures(conn, ctx.account)]
+
+
+def test_partial_write_failure_written_next_cycle(hubspot, hubspot_runtime):
+    now = datetime.now(UTC)
+    first = hubspot.add_contact(engaged_lead(now))
+    second = hubspot.add_contact(engaged_lead(now, email="second@example.com"))
+    hubspot.transient_batch_failures[second] = "RATE_LIMIT"
+    [ctx] = hubspot_runtime.contexts
+
+    report = run_cycle(ctx)
+
+    assert report.stats.written == 1
+    assert report.stats.errors == 1
+    assert failure_ids(hubspot_runtime) == [second]
+    assert "leadscore_score" not in hubspot.contact(second)
+    assert hubspot.contact(first)["leadscore_tier"] == "hot"
+
+    retry = run_cycle(ctx)
+
+    assert retry.ok
+    assert hubspot.contact(second)["leadscore_tier"] == "hot"
+    assert failure_ids(hubspot_runtime) == []
+    assert deal_of(hubspot, second).properties["dealstage"] == DEAL_STAGES["hot"]
+    assert alert_count(hubspot_runtime) == 2
+
+
+def test_daily_limit_pauses_account_until_reset(hubspot, hubspot_runtime):
+    now = datetime.now(UTC)
+    contact_id = hubspot.add_contact(engaged_lead(now))
+    [ctx] = hubspot_runtime.contexts
+    hubspot.daily_limit = 0  # the day's calls are used up
+
+    report = run_cycle(ctx)
+
+    assert not report.ok
+    assert report.paused_until is not None
+    assert report.paused_until > now + timedelta(minutes=1)
+    hubspot.daily_limit = None
+    calls = len(hubspot.calls)
+    skipped = run_cycle(ctx)
+    assert skipped.paused_until == report.paused_until
+    assert len(hubspot.calls) == calls
+
+    resumed = run_cycle(ctx, clock=lambda: report.paused_until + timedelta(seconds=1))
+
+    assert resumed.ok
+    assert hubspot.contact(contact_id)["leadscore_tier"] == "hot"
+
+
+class JobClock:
+    """The jobs' clock, moved by hours while the fake CRM keeps real time."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_recrossing_alerts_only_after_cooldown(hubspot, hubspot_runtime):
+    now = datetime.now(UTC)
+    clock = JobClock(now)
+    contact_id = hubspot.add_contact(engaged_lead(now))
+    [ctx] = hubspot_runtime.contexts
+    cooled = {"booking_timeline": "1_3_months", "budget": "300_to_500"}
+    warmed = {"booking_timeline": "within_a_month", "budget": "500_to_1000"}
+
+    def cycle_after(hours: float, properties: dict[str, str]) -> str:
+        staff_edit(hubspot, contact_id, **properties)
+        clock.now = now + timedelta(hours=hours)
+        assert run_cycle(ctx, clock=clock).ok
+        return hubspot.contact(contact_id)["leadscore_tier"]
+
+    run_cycle(ctx, clock=clock)
+    assert alert_count(hubspot_runtime) == 1
+    assert cycle_after(1, cooled) == "warm"
+    assert cycle_after(2, warmed) == "hot"
+    assert alert_count(hubspot_runtime) == 1
+    assert cycle_after(3, cooled) == "warm"
+
+    assert cycle_after(24 * 8, warmed) == "hot"
+
+    assert alert_count(hubspot_runtime) == 2
+
+
+@pytest.mark.parametrize(
+    ("cooldown_days", "alerts_after_reengaging"),
+    [(90, 1), (30, 2)],
+    ids=["within-cooldown", "after-cooldown"],
+)
+def test_decayed_lead_reengaged_alerts_per_cooldown(
+    hubspot, tmp_path, cooldown_days, alerts_after_reengaging
+):
+    from jobs.alerts.settings import AlertSettings
+
+    settings = hubspot_settings(
+        tmp_path, alerts=AlertSettings(_env_file=None, cooldown_hours=24 * cooldown_days)
+    )
+    runtime = build_runtime(settings)
+    [ctx] = runtime.contexts
+    ctx.connector.setup(apply=True)
+    now = datetime.now(UTC)
+    clock = JobClock(now)
+    contact_id = hubspot.add_contact(engaged_lead(now))
+    run_cycle(ctx, clock=clock)
+    assert alert_count(runtime) == 1
+
+    clock.now = now + timedelta(days=60)
+    rescore_stored(ctx, clock=clock)
+    assert hubspot.contact(contact_id)["leadscore_tier"] == "warm"
+    assert alert_count(runtime) == 1
+
+    clicked = (clock.now - timedelta(hours=1)).isoformat()
+    staff_edit(
+        hubspot,
+        contact_id,
+        hs_email_click="4",
+        hs_email_last_click_date=clicked,
+        hs_email_open="7",
+        hs_email_last_open_date=clicked,
+    )
+    report = run_cycle(ctx, clock=clock)
+
+    assert report.ok
+    assert hubspot.contact(contact_id)["leadscore_tier"] == "hot"
+    assert alert_count(runtime) == alerts_after_reengaging
+    runtime.close()
