@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
+from jobs.accounts import build_runtime
 from jobs.alerts.tables import alerts
 from jobs.sync import run_cycle
-from tests.e2e.conftest import GHL_LOCATION
+from tests.e2e.conftest import GHL_LOCATION, ghl_settings
 
 ANSWERS = {
     "contact.timeline": "This week",
@@ -181,3 +183,49 @@ def test_email_opened_then_clicked_counts_one_open(ghl, ghl_runtime, ghl_clock):
     assert kinds.count("email_sent") == 1
     assert kinds.count("email_open") == 1
     assert kinds.count("email_click") == 1
+
+
+def no_sleep_connector(account, model):
+    from connectors.gohighlevel import GoHighLevelConnector
+    from jobs.accounts import connector_config
+
+    return GoHighLevelConnector(
+        connector_config(account), mapping=model.mapping, sleep=lambda _: None
+    )
+
+
+@pytest.fixture
+def quick_runtime(ghl, tmp_path):
+    built = build_runtime(ghl_settings(ghl, tmp_path), connector_factory=no_sleep_connector)
+    built.contexts[0].connector.setup(apply=True)
+    yield built
+    built.close()
+
+
+def test_server_error_on_one_contact_retried_next_cycle(ghl, quick_runtime, ghl_clock):
+    add_lead(ghl, "ctOk")
+    add_lead(ghl, "ctDown")
+    # Five attempts: the first request and four retries, so one write fails.
+    ghl.fail_next("/contacts/ctDown$", 503, method="PUT", times=5)
+    [ctx] = quick_runtime.contexts
+
+    first = run_cycle(ctx, clock=ghl_clock)
+
+    assert first.ok
+    assert first.stats.errors == 1
+    assert custom_value(ghl, "ctOk", "contact.lead_tier") == "Hot"
+    assert custom_value(ghl, "ctDown", "contact.lead_tier") is None
+    with quick_runtime.store.begin() as conn:
+        [failure] = quick_runtime.store.failures(conn, ctx.account)
+    assert failure.contact_id == "ctDown"
+
+    ghl_clock.advance(seconds=1)
+    second = run_cycle(ctx, clock=ghl_clock)
+
+    assert second.ok
+    assert custom_value(ghl, "ctDown", "contact.lead_tier") == "Hot"
+    with quick_runtime.store.begin() as conn:
+        assert quick_runtime.store.failures(conn, ctx.account) == []
+    stages = [o["contactId"] for o in ghl.state.locations[GHL_LOCATION].opportunities.values()]
+    assert sorted(stages) == ["ctDown", "ctOk"]
+    assert sorted(alert_contacts(quick_runtime)) == ["ctDown", "ctOk"]

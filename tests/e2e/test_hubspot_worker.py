@@ -307,3 +307,29 @@ def test_decayed_lead_reengaged_alerts_per_cooldown(
     assert hubspot.contact(contact_id)["leadscore_tier"] == "hot"
     assert alert_count(runtime) == alerts_after_reengaging
     runtime.close()
+
+
+def test_explain_shows_history_after_changes(hubspot, hubspot_runtime, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from jobs.cli import app
+
+    now = datetime.now(UTC)
+    clock = JobClock(now)
+    contact_id = hubspot.add_contact(engaged_lead(now))
+    [ctx] = hubspot_runtime.contexts
+    run_cycle(ctx, clock=clock)
+    for hours, timeline in ((1, "1_3_months"), (2, "just_researching"), (3, "this_week")):
+        staff_edit(hubspot, contact_id, booking_timeline=timeline)
+        clock.now = now + timedelta(hours=hours)
+        run_cycle(ctx, clock=clock)
+    monkeypatch.setenv("LEADSCORE_DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
+
+    result = CliRunner().invoke(app, ["explain", contact_id])
+
+    assert result.exit_code == 0, result.output
+    history = result.output.split("Score history (newest first)")[1]
+    rows = [line for line in history.splitlines() if " sync " in line]
+    assert len(rows) == 4
+    assert "this_week" in result.output
+    assert f"CRM holds score {hubspot.contact(contact_id)['leadscore_score']}" in result.output
