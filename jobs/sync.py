@@ -577,15 +577,9 @@ def run_cycle(ctx: SyncContext, *, clock: Clock = utc_now) -> CycleReport:
         report.error = "stopped before the end of the cycle; the cursor was kept"
     except RateLimitedError as exc:
         report.error = str(exc)
-        wait = exc.retry_after
-        if wait is not None and wait > ctx.rate_limit_pause_seconds:
-            until = now + timedelta(seconds=wait)
-            with ctx.store.begin() as conn:
-                ctx.store.pause_account(conn, ctx.account, until=until, reason=str(exc), now=now)
-            report.paused_until = until
-            log.warning("account_paused", until=until.isoformat(), retry_after=wait, error=str(exc))
-        else:
-            log.warning("sync_cycle_rate_limited", retry_after=wait, error=str(exc))
+        report.paused_until = _pause_if_long_wait(ctx, exc, now)
+        if report.paused_until is None:
+            log.warning("sync_cycle_rate_limited", retry_after=exc.retry_after, error=str(exc))
     except ConnectorError as exc:
         report.error = str(exc)
         log.error("sync_cycle_failed", error_type=type(exc).__name__, error=str(exc))
@@ -603,6 +597,30 @@ def run_cycle(ctx: SyncContext, *, clock: Clock = utc_now) -> CycleReport:
         ok=report.ok,
     )
     return report
+
+
+def _paused_until(ctx: SyncContext, now: datetime) -> datetime | None:
+    """Return the end of the account's rate-limit pause, or None when it is not paused."""
+    with ctx.store.begin() as conn:
+        cursor = ctx.store.get_cursor(conn, ctx.account)
+    if cursor.paused_until is not None and cursor.paused_until > now:
+        return cursor.paused_until
+    return None
+
+
+def _pause_if_long_wait(ctx: SyncContext, exc: RateLimitedError, now: datetime) -> datetime | None:
+    """Pause the account until the CRM's reset when the wait is too long to sleep through.
+
+    Returns the end of the pause, or None for a short wait (the next run retries).
+    """
+    wait = exc.retry_after
+    if wait is None or wait <= ctx.rate_limit_pause_seconds:
+        return None
+    until = now + timedelta(seconds=wait)
+    with ctx.store.begin() as conn:
+        ctx.store.pause_account(conn, ctx.account, until=until, reason=str(exc), now=now)
+    log.warning("account_paused", until=until.isoformat(), retry_after=wait, error=str(exc))
+    return until
 
 
 def _pull_and_process(
@@ -646,10 +664,17 @@ def rescore_stored(ctx: SyncContext, *, clock: Clock = utc_now) -> CycleStats:
     """Rescore every stored lead of the account without a CRM pull (time-based rules).
 
     Writes only what changed, moves stages and records alerts like a cycle.
+    An account paused by a rate limit is skipped, and a rate limit with a
+    long wait pauses it and ends the rescore; the leads not reached keep
+    their stored scores until the next rescore.
     """
     started = monotonic_time.monotonic()
     now = clock()
     stats = CycleStats()
+    paused_until = _paused_until(ctx, now)
+    if paused_until is not None:
+        log.info("rescore_skipped_paused", paused_until=paused_until.isoformat())
+        return stats
     after = ""
     # Each batch is read in its own short transaction, so memory stays at one
     # batch and no transaction is open during CRM writes.
@@ -661,7 +686,12 @@ def rescore_stored(ctx: SyncContext, *, clock: Clock = utc_now) -> CycleStats:
         after = batch[-1].contact_id
         stats.pages += 1
         contacts = [contact_from_store(stored) for stored in batch]
-        stats.add(process_contacts(ctx, contacts, now, trigger="rescore"))
+        try:
+            stats.add(process_contacts(ctx, contacts, now, trigger="rescore"))
+        except RateLimitedError as exc:
+            if _pause_if_long_wait(ctx, exc, now) is None:
+                raise
+            break
     log.info(
         "rescore_finished",
         scored=stats.scored,

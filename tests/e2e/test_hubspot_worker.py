@@ -333,3 +333,29 @@ def test_explain_shows_history_after_changes(hubspot, hubspot_runtime, tmp_path,
     assert len(rows) == 4
     assert "this_week" in result.output
     assert f"CRM holds score {hubspot.contact(contact_id)['leadscore_score']}" in result.output
+
+
+def test_rescore_hitting_daily_limit_pauses_account(hubspot, hubspot_runtime):
+    from jobs.daemon import Daemon
+
+    now = datetime.now(UTC)
+    contact_id = hubspot.add_contact(engaged_lead(now))
+    [ctx] = hubspot_runtime.contexts
+    run_cycle(ctx)
+    hubspot.daily_limit = 0  # the portal's calls for the day are used up
+    daemon = Daemon(hubspot_runtime, clock=lambda: now + timedelta(days=60))
+
+    daemon.rescore_all()
+
+    with hubspot_runtime.store.begin() as conn:
+        cursor = hubspot_runtime.store.get_cursor(conn, ctx.account)
+    assert cursor.paused_until is not None
+    assert cursor.paused_until > now + timedelta(days=60)
+    calls = len(hubspot.calls)
+    daemon.rescore_all()
+    assert len(hubspot.calls) == calls
+
+    hubspot.daily_limit = None
+    rescore_stored(ctx, clock=lambda: cursor.paused_until + timedelta(seconds=1))
+
+    assert hubspot.contact(contact_id)["leadscore_tier"] == "warm"
