@@ -155,9 +155,9 @@ def merge_activities(
     """Combine activities: a snapshot replaces the stored ones, events are added once each.
 
     An event with a `detail` (a message or submission id) is the same event as
-    a stored one of the same kind and detail, even when its time differs: an
-    email read as "opened" and later as "clicked" reports its open twice, at
-    the two status times, and counts as one open.
+    a stored one of the same kind and detail, even when its time differs. So
+    an email read as "opened" and later as "clicked" counts as one open,
+    although each read reports the open at its own status time.
     """
     if mode is ActivityMode.SNAPSHOT:
         return tuple(incoming)
@@ -664,9 +664,9 @@ def rescore_stored(ctx: SyncContext, *, clock: Clock = utc_now) -> CycleStats:
     """Rescore every stored lead of the account without a CRM pull (time-based rules).
 
     Writes only what changed, moves stages and records alerts like a cycle.
-    An account paused by a rate limit is skipped, and a rate limit with a
-    long wait pauses it and ends the rescore; the leads not reached keep
-    their stored scores until the next rescore.
+    An account paused by a rate limit is skipped. A rate limit with a long
+    wait pauses the account and ends the rescore, so the leads not reached
+    keep their stored scores until the next rescore.
     """
     started = monotonic_time.monotonic()
     now = clock()
