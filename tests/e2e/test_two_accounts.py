@@ -116,3 +116,23 @@ def test_daily_limit_on_one_account_keeps_other_syncing(hubspot, ghl, ghl_clock,
     assert ghl_cursor.paused_until is None
     assert "leadscore_score" not in hubspot.contact(hubspot_id)
     assert alerts_by_account(runtime) == [(GHL_KEY, "ctLater")]
+
+
+def test_alerts_delivered_through_own_account(hubspot, ghl, ghl_clock, runtime):
+    now = datetime.now(UTC)
+    hubspot_id = hubspot.add_contact(engaged_lead(now))
+    add_lead(ghl, "ctUptown")
+    daemon = Daemon(runtime, clock=ghl_clock)
+
+    daemon.sync_all()
+    daemon.deliver_outbox()
+
+    tasks = hubspot.objects["tasks"]
+    [task_id] = tasks
+    assert hubspot.associations[("tasks", task_id, "contacts")].keys() == {hubspot_id}
+    assert "lead-tier-hot" in ghl.state.locations[GHL_LOCATION].contacts["ctUptown"]["tags"]
+    ghl_task_contacts = [request.path for request in ghl.calls("POST", r"/contacts/.*/tasks")]
+    assert all("ctUptown" in path for path in ghl_task_contacts)
+    with runtime.store.begin() as conn:
+        statuses = conn.execute(sa.select(alerts.c.account, alerts.c.status)).all()
+    assert sorted(statuses) == [(GHL_KEY, "sent"), (HUBSPOT_KEY, "sent")]
