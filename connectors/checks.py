@@ -66,12 +66,14 @@ def describe_error(error: ConnectorError, base_url: str) -> str:
     return str(error)
 
 
-def fix_for(error: ConnectorError, *, token_fix: str, scope_fix: str = "") -> str:
+def fix_for(
+    error: ConnectorError, *, token_fix: str, scope_fix: str = "grant {scopes} to the token"
+) -> str:
     """Return the fix line that matches the kind of `error`."""
     if is_connection_error(error):
         return BASE_URL_FIX
     if isinstance(error, MissingScopeError) and error.scopes:
-        return scope_fix.format(scopes=", ".join(error.scopes)) if scope_fix else ""
+        return scope_fix.format(scopes=", ".join(error.scopes))
     if error.status == 401:
         return token_fix
     if isinstance(error, ConfigurationError):
@@ -79,7 +81,7 @@ def fix_for(error: ConnectorError, *, token_fix: str, scope_fix: str = "") -> st
     if isinstance(error, RateLimitedError):
         return "the CRM rate limit is used up; run doctor again later"
     if isinstance(error, DataShapeError):
-        return "the response was not the CRM's API; " + BASE_URL_FIX
+        return "the response did not come from the CRM's API; " + BASE_URL_FIX
     if error.status is not None and error.status >= 500:
         return "the CRM returned a server error; run doctor again later"
     return BASE_URL_FIX

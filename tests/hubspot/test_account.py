@@ -5,7 +5,12 @@ import requests
 from pydantic import SecretStr, ValidationError
 
 from connectors.base import HotLeadAlert, OutcomeKind, StageAction
-from connectors.errors import ConfigurationError
+from connectors.errors import (
+    ConfigurationError,
+    DataShapeError,
+    MissingScopeError,
+    TransientError,
+)
 from connectors.hubspot import HubSpotConfig, PipelineMode
 from scoring.result import Tier
 from tests.hubspot.conftest import build_connector
@@ -519,3 +524,24 @@ def test_deals_scope_required_for_deal_pipeline(clock, mocked, fake):
     deals = results["hubspot deals read scope"]
     assert deals.failed
     assert "deal pipeline moves (pipeline default)" in deals.detail
+
+
+@pytest.mark.parametrize(
+    ("error", "expected_fix"),
+    [
+        (
+            MissingScopeError("denied", scopes=("crm.objects.deals.read",), status=403),
+            "grant crm.objects.deals.read to the token",
+        ),
+        (ConfigurationError("token invalid", status=401), "TOKEN FIX"),
+        (DataShapeError("not JSON", status=200), "did not come from the CRM's API"),
+        (TransientError("server error", status=503), "server error; run doctor again later"),
+    ],
+    ids=["missing_scope", "unauthorized", "not_json", "server_error"],
+)
+def test_fix_line_matches_error(error, expected_fix):
+    from connectors.checks import fix_for
+
+    fix = fix_for(error, token_fix="TOKEN FIX")
+
+    assert expected_fix in fix
