@@ -327,6 +327,7 @@ def plan_contacts(
             log.exception("contact_scoring_failed", contact_id=contact_id)
             continue
 
+        contact = _with_stored_details(contact, stored, lead)
         reasons = reasons_for(result)
         previous = previous_results.get(contact_id)
         plan.contacts.append(
@@ -344,6 +345,27 @@ def plan_contacts(
             )
         )
     return plan
+
+
+def _with_stored_details(contact: Contact, stored: StoredLead | None, lead: Lead) -> Contact:
+    """Return the contact with its merged lead and the stored details it lacks.
+
+    An engagement-only update carries no name, email or phone, and alerts
+    and new deals or opportunities read them from the planned contact.
+    """
+    if stored is None:
+        return replace(contact, lead=lead)
+    details = stored.details
+    return replace(
+        contact,
+        lead=lead,
+        name=contact.name or details.get("name"),
+        email=contact.email or details.get("email"),
+        phone=contact.phone or details.get("phone"),
+        owner_id=contact.owner_id or details.get("owner_id"),
+        record_url=contact.record_url or details.get("record_url"),
+        modified_at=contact.modified_at or stored.crm_modified_at,
+    )
 
 
 def _with_fetched_facts(ctx: SyncContext, contact: Contact) -> Contact:

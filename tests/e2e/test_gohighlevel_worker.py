@@ -20,13 +20,14 @@ ANSWERS = {
 }
 
 
-def add_lead(ghl, contact_id: str, *, custom=None, tags=(), when=None) -> None:
+def add_lead(ghl, contact_id: str, *, custom=None, tags=(), when=None, phone=None) -> None:
     when = when or ghl.state.now()
     ghl.state.add_contact(
         GHL_LOCATION,
         contact_id=contact_id,
         firstName="Jane",
         email=f"{contact_id}@example.com",
+        phone=phone,
         custom=ANSWERS if custom is None else custom,
         tags=list(tags),
         added_at=when,
@@ -229,3 +230,32 @@ def test_server_error_on_one_contact_retried_next_cycle(ghl, quick_runtime, ghl_
     stages = [o["contactId"] for o in ghl.state.locations[GHL_LOCATION].opportunities.values()]
     assert sorted(stages) == ["ctDown", "ctOk"]
     assert sorted(alert_contacts(quick_runtime)) == ["ctDown", "ctOk"]
+
+
+def test_hot_by_email_click_alert_names_lead(ghl, ghl_runtime, ghl_clock):
+    # The first cycle's score write happens an hour ago, before the next
+    # pull's overlap window, so only the email events bring the lead back.
+    real_now = ghl_clock.now
+    ghl_clock.advance(hours=-1)
+    warm = {**ANSWERS, "contact.timeline": "Within a month", "contact.budget": "$500"}
+    when = ghl_clock.now - timedelta(days=1)
+    add_lead(ghl, "ctWarm", custom=warm, when=when, phone="+15125550147")
+    [ctx] = ghl_runtime.contexts
+    run_cycle(ctx, clock=ghl_clock)
+    assert custom_value(ghl, "ctWarm", "contact.lead_tier") == "Warm"
+
+    # The lead clicks an email and replies; GoHighLevel does not touch the contact.
+    ghl_clock.now = real_now
+    sent = ghl.state.add_message(GHL_LOCATION, "ctWarm", added_at=ghl_clock.now)
+    ghl.state.set_message_status(GHL_LOCATION, sent["id"], "clicked")
+    ghl.state.add_message(GHL_LOCATION, "ctWarm", direction="inbound", added_at=ghl_clock.now)
+    run_cycle(ctx, clock=ghl_clock)
+
+    assert custom_value(ghl, "ctWarm", "contact.lead_tier") == "Hot"
+    with ghl_runtime.store.begin() as conn:
+        [payload] = conn.execute(sa.select(alerts.c.payload)).scalars().all()
+    assert payload["name"] == "Jane"
+    assert payload["email"] == "ctWarm@example.com"
+    assert payload["phone"] == "+15125550147"
+    assert payload["treatment"] == "Botox"
+    assert payload["record_url"].endswith("ctWarm")
