@@ -399,7 +399,8 @@ def _check_store(database_url: str) -> bool:
     try:
         store = Store.open(database_url)
         store.check()
-        _line(True, "state store", store.dialect)
+        where = f"SQLite file {path}" if path is not None else store.dialect
+        _line(True, "state store", where)
         store.close()
     except Exception as exc:  # any driver or file error is reported, not raised
         _line(False, "state store", f"{type(exc).__name__}: {exc}", fix)

@@ -342,12 +342,13 @@ def test_doctor_reports_store_path_under_a_file(env, tmp_path):
     assert f"{blocker} is not a directory" in result.output
 
 
-def test_doctor_logs_no_info_events(env):
+def test_doctor_logs_no_info_events(env, tmp_path):
     invoke(env, "setup")
 
     result = invoke(env, "doctor")
 
     assert result.exit_code == 0, result.output
+    assert f"✓ state store  SQLite file {tmp_path / 'store.db'}" in result.output
     assert "store_opened" not in result.output
     assert '"event"' not in result.output
 
