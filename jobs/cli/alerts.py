@@ -13,8 +13,8 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 import typer
-from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from connectors.base import CrmConnector, HotLeadAlert
@@ -238,11 +238,13 @@ def _delivery_line(delivery: Mapping[str, Any], zone) -> str:
 
 
 def _load_settings(console: Console):
-    from jobs.settings import Settings
+    from jobs.settings import SettingsError, load_settings
 
     try:
-        return Settings()
-    except ValidationError as exc:
+        return load_settings(
+            warn=lambda message: console.print(f"warning: {message}", markup=False)
+        )
+    except SettingsError as exc:
         _fail(console, f"invalid settings: {exc}")
 
 
@@ -269,5 +271,5 @@ def _crm_connectors(console: Console, settings, account: str | None):
 
 
 def _fail(console: Console, message: str):
-    console.print(f"[red]error:[/] {message}")
+    console.print(f"[red]error:[/] {escape(message)}")
     raise typer.Exit(EXIT_INVALID)

@@ -11,8 +11,8 @@ from typing import Annotated
 
 import sqlalchemy as sa
 import typer
-from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from jobs.webhooks import queue
@@ -111,12 +111,14 @@ def render_rows(rows: list[sa.Row]) -> Table:
 
 
 def _open_engine(console: Console) -> sa.Engine:
-    from jobs.settings import Settings
+    from jobs.settings import SettingsError, load_settings
     from jobs.store import Store
 
     try:
-        settings = Settings()
-    except ValidationError as exc:
+        settings = load_settings(
+            warn=lambda message: console.print(f"warning: {message}", markup=False)
+        )
+    except SettingsError as exc:
         _fail(console, f"invalid settings: {exc}")
     try:
         return Store.open(settings.database_url).engine
@@ -125,5 +127,5 @@ def _open_engine(console: Console) -> sa.Engine:
 
 
 def _fail(console: Console, message: str):
-    console.print(f"[red]error:[/] {message}")
+    console.print(f"[red]error:[/] {escape(message)}")
     raise typer.Exit(EXIT_INVALID)

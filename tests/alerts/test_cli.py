@@ -167,3 +167,12 @@ def test_alerts_test_creates_crm_task_on_contact(cli_env):
     [task] = fake.objects["tasks"].values()
     assert "Test Lead (leadscore alerts test)" in task.properties["hs_task_subject"]
     assert fake.spec_problems == []
+
+
+def test_alerts_invalid_setting_names_variable(cli_env):
+    env = {**cli_env, "LEADSCORE_CRM": "salesforce"}
+    result = CliRunner().invoke(app, ["alerts"], env=env)
+    assert result.exit_code == 2
+    assert "LEADSCORE_CRM" in result.output
+    assert "salesforce" in result.output
+    assert "errors.pydantic.dev" not in result.output

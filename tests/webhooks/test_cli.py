@@ -93,3 +93,12 @@ def test_webhooks_empty_queue(cli_env):
 
     assert result.exit_code == 0, result.output
     assert "The queue is empty." in result.output
+
+
+def test_webhooks_invalid_setting_names_variable(cli_env):
+    env = {**cli_env, "LEADSCORE_CRM": "salesforce"}
+    result = CliRunner().invoke(app, ["webhooks"], env=env)
+    assert result.exit_code == 2
+    assert "LEADSCORE_CRM" in result.output
+    assert "salesforce" in result.output
+    assert "errors.pydantic.dev" not in result.output
