@@ -56,6 +56,8 @@ class Contact:
     attributes absent from `lead` may still hold, because the source read
     only some of the records they come from (GoHighLevel form submissions
     inside the pull window), so the store's values of those are kept.
+    `stored_stage` is the pipeline stage the store recorded for the lead's
+    deal or opportunity, which the sync sets before `move_stage`.
     `source_row` is the 1-based data row for spreadsheets, for error messages.
     """
 
@@ -70,6 +72,7 @@ class Contact:
     activity_mode: ActivityMode = ActivityMode.SNAPSHOT
     facts_complete: bool = True
     answers_partial: bool = False
+    stored_stage: str | None = None
     source_row: int | None = None
     raw: Mapping[str, object] = field(default_factory=dict, repr=False, compare=False)
 

@@ -524,8 +524,11 @@ def _move_stage(ctx: SyncContext, planned: PlannedContact, now: datetime) -> tup
     """Put the contact's deal or opportunity in its tier's stage; return (moved, failed)."""
     contact_id = planned.contact.id
     tier = planned.result.tier
+    stored_stage = planned.stored.stage if planned.stored is not None else None
     try:
-        outcome = ctx.connector.move_stage(planned.contact, tier)
+        outcome = ctx.connector.move_stage(
+            replace(planned.contact, stored_stage=stored_stage), tier
+        )
     except RateLimitedError:
         raise
     except ConnectorError as exc:

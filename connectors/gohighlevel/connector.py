@@ -521,6 +521,15 @@ class GoHighLevelConnector:
         try:
             opportunity = self._find_opportunity(contact.id, pipeline_id)
             if opportunity is None:
+                if contact.stored_stage in set(self.config.stage_ids.values()):
+                    # The worker put this lead's opportunity in the pipeline
+                    # before, so staff moved it to another pipeline or deleted it.
+                    return StageResult(
+                        contact.id,
+                        StageAction.KEPT_STAFF_STAGE,
+                        stage=contact.stored_stage,
+                        detail="the lead's opportunity left the pipeline",
+                    )
                 return self._create_opportunity(contact, pipeline_id, stage_id)
             return self._move_opportunity(contact.id, opportunity, stage_id)
         except SkippableRecordError as exc:

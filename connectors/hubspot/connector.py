@@ -367,6 +367,15 @@ class HubSpotConnector:
             )
         deal = self._find_lead_deal(contact.id)
         if deal is None:
+            if contact.stored_stage in {*stages.values(), *self.config.staff_stage_ids}:
+                # The worker put this lead's deal in the pipeline before, so
+                # staff moved it to another pipeline or deleted it.
+                return StageResult(
+                    contact.id,
+                    StageAction.KEPT_STAFF_STAGE,
+                    stage=contact.stored_stage,
+                    detail="the lead's deal left the pipeline",
+                )
             return self._create_deal(contact, target)
 
         deal_id = str(deal["id"])

@@ -259,3 +259,26 @@ def test_hot_by_email_click_alert_names_lead(ghl, ghl_runtime, ghl_clock):
     assert payload["phone"] == "+15125550147"
     assert payload["treatment"] == "Botox"
     assert payload["record_url"].endswith("ctWarm")
+
+
+def test_opportunity_moved_to_other_pipeline_not_recreated(ghl, ghl_runtime, ghl_clock):
+    add_lead(ghl, "ctMoved")
+    [ctx] = ghl_runtime.contexts
+    run_cycle(ctx, clock=ghl_clock)
+    patients = ghl.state.add_pipeline(GHL_LOCATION, "Patients", ["Consult booked"])
+    [opportunity] = ghl.state.locations[GHL_LOCATION].opportunities.values()
+    opportunity["pipelineId"] = patients["id"]
+    opportunity["pipelineStageId"] = patients["stages"][0]["id"]
+
+    contact = ghl.state.locations[GHL_LOCATION].contacts["ctMoved"]
+    timeline_id = ghl.state.field_id(GHL_LOCATION, "contact.timeline")
+    for item in contact["customFields"]:
+        if item["id"] == timeline_id:
+            item["value"] = "Just researching"
+    ghl.state.touch_contact(GHL_LOCATION, "ctMoved")
+    report = run_cycle(ctx, clock=ghl_clock)
+
+    assert report.ok
+    assert custom_value(ghl, "ctMoved", "contact.lead_tier") != "Hot"
+    assert list(ghl.state.locations[GHL_LOCATION].opportunities.values()) == [opportunity]
+    assert opportunity["pipelineId"] == patients["id"]

@@ -359,3 +359,20 @@ def test_rescore_hitting_daily_limit_pauses_account(hubspot, hubspot_runtime):
     rescore_stored(ctx, clock=lambda: cursor.paused_until + timedelta(seconds=1))
 
     assert hubspot.contact(contact_id)["leadscore_tier"] == "warm"
+
+
+def test_deal_moved_to_other_pipeline_not_recreated(hubspot, hubspot_runtime):
+    now = datetime.now(UTC)
+    contact_id = hubspot.add_contact(engaged_lead(now))
+    [ctx] = hubspot_runtime.contexts
+    run_cycle(ctx)
+    deal = deal_of(hubspot, contact_id)
+    deal.properties["pipeline"] = "patients"
+    deal.properties["dealstage"] = "consult_booked"
+
+    stats = rescore_stored(ctx, clock=lambda: now + timedelta(days=60))
+
+    assert stats.errors == 0
+    assert hubspot.contact(contact_id)["leadscore_tier"] == "warm"
+    assert list(hubspot.associations[("contacts", contact_id, "deals")]) == [deal.id]
+    assert deal.properties["dealstage"] == "consult_booked"
