@@ -282,3 +282,30 @@ def test_opportunity_moved_to_other_pipeline_not_recreated(ghl, ghl_runtime, ghl
     assert custom_value(ghl, "ctMoved", "contact.lead_tier") != "Hot"
     assert list(ghl.state.locations[GHL_LOCATION].opportunities.values()) == [opportunity]
     assert opportunity["pipelineId"] == patients["id"]
+
+
+def test_alert_tag_webhook_echo_writes_nothing(ghl, ghl_runtime, ghl_clock):
+    from jobs.daemon import Daemon
+    from jobs.sync import process_contacts
+    from jobs.webhooks import queue
+    from jobs.webhooks.drain import WebhookDrain
+
+    add_lead(ghl, "ctHook")
+    daemon = Daemon(ghl_runtime, clock=ghl_clock)
+    daemon.sync_all()
+    daemon.deliver_outbox()
+    [ctx] = ghl_runtime.contexts
+    puts = contact_writes(ghl)
+    with ghl_runtime.store.begin() as conn:
+        history_before = ghl_runtime.store.history(conn, ctx.account, "ctHook")
+        event = queue.WebhookEvent(ctx.account, "ctHook", "ContactTagUpdate", ghl_clock.now)
+        queue.enqueue(conn, [event], now=ghl_clock.now)
+    drain = WebhookDrain(ghl_runtime.store, {ctx.account: ctx}, process_contacts, clock=ghl_clock)
+
+    stats = drain()
+
+    assert stats.processed == 1
+    assert contact_writes(ghl) == puts
+    with ghl_runtime.store.begin() as conn:
+        assert ghl_runtime.store.history(conn, ctx.account, "ctHook") == history_before
+    assert alert_contacts(ghl_runtime) == ["ctHook"]
