@@ -113,12 +113,16 @@ def configure_logging(
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
     ]
+    # Tracebacks are rendered as plain text before redaction in both formats.
+    # structlog's console default (a Rich traceback) prints every frame's local
+    # variables, which can hold tokens and contact details, and bypasses redaction.
+    exception_steps: list[Any] = [structlog.processors.format_exc_info]
     if use_json:
         renderer: Any = structlog.processors.JSONRenderer()
-        exception_steps: list[Any] = [structlog.processors.format_exc_info]
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty())
-        exception_steps = []
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=stream.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
 
     structlog.configure(
         processors=[

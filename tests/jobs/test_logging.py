@@ -88,6 +88,26 @@ def test_console_format_when_requested():
     assert not stream.getvalue().startswith("{")
 
 
+def fail_with_contact_in_locals() -> None:
+    contact_email = "jane.doe@example.com"  # noqa: F841 - a local a traceback could show
+    raise RuntimeError("failed with token=s3cr3t-value")
+
+
+def test_console_traceback_hides_locals_and_secrets():
+    stream = io.StringIO()
+    configure_logging(fmt="console", stream=stream)
+    try:
+        fail_with_contact_in_locals()
+    except RuntimeError:
+        structlog.get_logger("test").exception("rescore_failed")
+
+    text = stream.getvalue()
+    assert "RuntimeError" in text
+    assert "fail_with_contact_in_locals" in text
+    assert "jane.doe@example.com" not in text
+    assert "s3cr3t-value" not in text
+
+
 # -- configure_cli_logging: level per command ----------------------------------
 
 
