@@ -48,7 +48,9 @@ def _stage_ids(account: AccountSettings) -> dict[Tier, str]:
         Tier.HOT: pipeline.hot,
         Tier.WARM: pipeline.warm,
         Tier.COLD: pipeline.cold,
-        Tier.DISQUALIFIED: pipeline.disqualified,
+        # A disqualified lead (do not contact, unsubscribed, spam) must not stay in
+        # the hot column, so it goes to the cold stage unless it has its own.
+        Tier.DISQUALIFIED: pipeline.disqualified or pipeline.cold,
     }
     return {tier: stage for tier, stage in stages.items() if stage}
 

@@ -89,7 +89,8 @@ class PipelineSettings(BaseModel):
     warm: str | None = Field(default=None, description="Stage id for warm leads.")
     cold: str | None = Field(default=None, description="Stage id for cold leads.")
     disqualified: str | None = Field(
-        default=None, description="Stage id for disqualified leads; empty leaves them in place."
+        default=None,
+        description="Stage id for disqualified leads; empty moves them to the cold stage.",
     )
 
     def stage_for(self, tier: str) -> str | None:
@@ -180,6 +181,10 @@ class Settings(BaseSettings):
     hot_stage: str | None = Field(default=None, description="Pipeline stage id for hot leads.")
     warm_stage: str | None = Field(default=None, description="Pipeline stage id for warm leads.")
     cold_stage: str | None = Field(default=None, description="Pipeline stage id for cold leads.")
+    disqualified_stage: str | None = Field(
+        default=None,
+        description="Pipeline stage id for disqualified leads; empty uses the cold stage.",
+    )
     accounts_file: Path | None = Field(
         default=None,
         description="TOML file listing several accounts; when set, the single-account "
@@ -314,6 +319,7 @@ class Settings(BaseSettings):
                 hot=self.hot_stage,
                 warm=self.warm_stage,
                 cold=self.cold_stage,
+                disqualified=self.disqualified_stage,
             ),
             options={"write_batch_size": self.write_batch_size},
         )

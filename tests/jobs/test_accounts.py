@@ -33,9 +33,51 @@ def test_hubspot_config_from_account():
     assert config.portal_id == "62515"
     assert config.base_url == "http://127.0.0.1:9"
     assert config.pipeline_mode is PipelineMode.DEAL
-    assert config.deal_stage_ids == {Tier.HOT: "s-hot", Tier.COLD: "s-cold"}
+    assert config.deal_stage_ids == {
+        Tier.HOT: "s-hot",
+        Tier.COLD: "s-cold",
+        Tier.DISQUALIFIED: "s-cold",
+    }
     assert config.overlap_seconds == 60
     assert config.token.get_secret_value() == "pat-na1-x"
+
+
+def test_disqualified_leads_leave_hot_stage():
+    account = ghl_account(
+        pipeline=PipelineSettings(pipeline_id="pl1", hot="st-hot", cold="st-cold")
+    )
+
+    config = connector_config(account)
+
+    assert config.stage_ids[Tier.DISQUALIFIED] == "st-cold"
+
+
+def test_disqualified_stage_of_its_own():
+    account = hubspot_account(
+        pipeline=PipelineSettings(
+            pipeline_id="default", hot="s-hot", cold="s-cold", disqualified="s-dq"
+        )
+    )
+
+    config = connector_config(account)
+
+    assert config.deal_stage_ids[Tier.DISQUALIFIED] == "s-dq"
+
+
+def test_single_account_disqualified_stage_variable(monkeypatch):
+    monkeypatch.setenv("LEADSCORE_DISQUALIFIED_STAGE", "s-dq")
+
+    settings = Settings(
+        _env_file=None,
+        crm="hubspot",
+        account_id="62515",
+        hubspot_token="pat-na1-x",
+        pipeline_id="default",
+        cold_stage="s-cold",
+    )
+
+    account = settings.accounts()[0]
+    assert account.pipeline.disqualified == "s-dq"
 
 
 def test_hubspot_without_pipeline_moves_nothing():
