@@ -21,8 +21,10 @@ from jobs.store import HistoryEntry, Store, StoredLead, schema
 from jobs.store.store import normalize_database_url
 from jobs.sync import contact_from_store
 
-EXIT_NOT_FOUND = 1
-EXIT_AMBIGUOUS = 2  # also used for a missing store: a usage problem like in `score`
+# Every lookup problem (unknown contact, several accounts, no store) is an input
+# error, exit 2, as in `explain --input` and `score`.
+EXIT_NOT_FOUND = 2
+EXIT_AMBIGUOUS = 2
 HISTORY_ROWS = 20
 
 

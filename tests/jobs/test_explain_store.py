@@ -69,7 +69,7 @@ def test_explain_ambiguous_contact_asks_for_account(synced_store):
 def test_explain_unknown_contact_not_found(synced_store):
     result = explain(synced_store, "nobody")
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "not found in the state store" in result.output
 
 
