@@ -88,13 +88,13 @@ def _settings_errors() -> Iterator[None]:
         raise typer.Exit(EXIT_INVALID_SETTINGS) from None
 
 
-def _runtime(settings: Settings, account: str | None) -> Any:
+def _runtime(settings: Settings, account: str | None, store: Any = None) -> Any:
     from jobs.accounts import build_runtime
     from scoring.model import ModelError
 
     with _settings_errors():
         try:
-            return build_runtime(settings, account_name=account)
+            return build_runtime(settings, account_name=account, store=store)
         except ModelError as exc:
             err.print(Text(f"Error: invalid model: {exc}", style="red"))
             raise typer.Exit(EXIT_INVALID_SETTINGS) from None
@@ -198,7 +198,7 @@ def backfill_command(
     from jobs.logging import bind_job
 
     settings = _settings()
-    runtime = _runtime(settings, account)
+    runtime = _runtime(settings, account, _dry_run_store(settings) if dry_run else None)
     # A failed account always fails the command. A run stopped early by --limit
     # or Ctrl-C fails it only when it writes, because only then is work left to resume.
     failed = 0
@@ -248,6 +248,24 @@ def backfill_command(
         runtime.close()
     if failed or (incomplete and not dry_run):
         raise typer.Exit(EXIT_FAILED)
+
+
+def _dry_run_store(settings: Settings) -> Any:
+    """Return an empty in-memory store when the SQLite store file does not exist yet.
+
+    A dry run writes nothing to the store, so it must not create the file
+    either. An existing store (or a server database) is opened as usual and
+    only read.
+    """
+    from jobs.store import Store
+
+    try:
+        path = _sqlite_file(settings.database_url)
+    except Exception:  # an unparsable URL fails later with the store's own message
+        return None
+    if path is None or path.exists():
+        return None
+    return Store.open("sqlite://")
 
 
 def _resume_hint(ctx: Any, dry_run: bool, restart: bool, saved_before: Any) -> str:

@@ -369,3 +369,27 @@ def test_backfill_logs_info_events(env):
 
     assert result.exit_code == 0, result.output
     assert '"event": "backfill_finished"' in result.output
+
+
+def test_backfill_dry_run_creates_no_store_file(env, fake, tmp_path):
+    store_file = tmp_path / "store.db"
+
+    result = invoke(env, "backfill", "--dry-run")
+
+    assert result.exit_code == 0, result.output
+    assert "would write 5" in result.output
+    assert not store_file.exists()
+    assert not (tmp_path / "store.db-wal").exists()
+
+
+def test_backfill_dry_run_reads_existing_store(env, fake, tmp_path):
+    invoke(env, "setup")
+    invoke(env, "backfill", "--limit", "2")
+    store_file = tmp_path / "store.db"
+    size_before = store_file.stat().st_size
+
+    result = invoke(env, "backfill", "--dry-run")
+
+    assert result.exit_code == 0, result.output
+    assert "would write 3" in result.output
+    assert store_file.stat().st_size == size_before
