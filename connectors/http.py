@@ -26,6 +26,7 @@ import random
 import re
 import threading
 import time
+import urllib.parse
 from collections import Counter, deque
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -273,6 +274,20 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         when = when.replace(tzinfo=UTC)
     reference = now or datetime.now(UTC)
     return max(0.0, (when - reference).total_seconds())
+
+
+def base_url_origin(base_url: str) -> str:
+    """Return the scheme, host and port of `base_url`, without credentials, path or query."""
+    parts = urllib.parse.urlsplit(base_url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:  # an invalid port is left out rather than raised
+        port = None
+    origin = f"{parts.scheme}://{host}" if parts.scheme else host
+    return f"{origin}:{port}" if port is not None else origin
 
 
 def _json_or_none(response: requests.Response) -> Any:
@@ -558,8 +573,8 @@ class HttpClient:
         if error.response is None:
             cause = type(error.cause).__name__ if error.cause else "connection error"
             return TransientError(
-                f"no response after retries ({cause}); check the network and the base URL, "
-                "or retry later",
+                f"no response from {base_url_origin(self.base_url)} after retries ({cause}); "
+                "check the network and the base URL, or retry later",
                 crm=crm,
                 endpoint=where,
             )

@@ -22,6 +22,7 @@ from connectors.http import (
     RateLimitSignal,
     RetrySettings,
     classify_status,
+    base_url_origin,
     parse_retry_after,
 )
 
@@ -496,3 +497,27 @@ def test_create_request_resent_only_when_not_applied(mocked, clock, failure, ret
         with pytest.raises(TransientError, match="may have been applied"):
             client.request_json("POST", "/items", json={}, idempotent=False)
     assert len(mocked.calls) == (2 if retried else 1)
+
+
+def test_connection_failure_names_base_url_origin(mocked, clock):
+    mocked.get(f"{BASE}/items", body=requests.ConnectionError("refused"))
+    client = make_client(clock)
+
+    with pytest.raises(TransientError) as caught:
+        client.request("GET", "/items")
+
+    assert f"no response from {BASE} after retries" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("base_url", "origin"),
+    [
+        ("http://127.0.0.1:9", "http://127.0.0.1:9"),
+        ("https://user:secret@crm.example.test/v1?key=abc", "https://crm.example.test"),
+        ("http://[::1]:8080/api", "http://[::1]:8080"),
+        ("https://crm.example.test:badport", "https://crm.example.test"),
+    ],
+    ids=["host_and_port", "credentials_path_query", "ipv6", "invalid_port"],
+)
+def test_base_url_origin_keeps_scheme_host_port(base_url, origin):
+    assert base_url_origin(base_url) == origin
