@@ -21,8 +21,8 @@ from connectors.http import (
     RateLimiter,
     RateLimitSignal,
     RetrySettings,
-    classify_status,
     base_url_origin,
+    classify_status,
     parse_retry_after,
 )
 
