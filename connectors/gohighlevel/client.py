@@ -35,13 +35,18 @@ from connectors.http import (
 
 CRM = "gohighlevel"
 
+# Where a private integration token is set: one account from variables, or several from a file.
+TOKEN_VARIABLE_HINT = (
+    "LEADSCORE_GHL_TOKEN (or the variable named by token_env in the accounts file)"
+)
+
 
 @dataclass(frozen=True)
 class GoHighLevelProfile(CrmProfile):
     """Reads GoHighLevel's rate-limit headers and error bodies."""
 
     crm: str = CRM
-    token_hint: str = "the location's GoHighLevel token"
+    token_hint: str = TOKEN_VARIABLE_HINT
     request_id_headers: tuple[str, ...] = ("X-Trace-Id", "traceId", "X-Request-Id")
     wall_clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
@@ -160,7 +165,8 @@ class GoHighLevelClient:
                 + (
                     "the refreshed OAuth token was rejected too; reinstall the app on the location"
                     if self.tokens.refreshable
-                    else "create a new private integration token for the location and set it"
+                    else "create a new private integration token for the location and set "
+                    + TOKEN_VARIABLE_HINT
                 ),
                 crm=CRM,
                 endpoint=f"{method} {path}",

@@ -104,6 +104,19 @@ def test_reused_refresh_token_asks_for_reinstall(fake, make_connector, clock, tm
     assert rejected.status == 401
 
 
+def test_rejected_private_token_names_variable(fake, make_connector) -> None:
+    connector = make_connector(token="pit-00000000-0000-0000-0000-000000000000")
+
+    with pytest.raises(ConfigurationError) as caught:
+        list(connector.pull_all())
+
+    message = str(caught.value)
+    assert caught.value.status == 401
+    assert "set LEADSCORE_GHL_TOKEN" in message
+    assert "token_env" in message
+    assert "pit-00000000" not in message
+
+
 def test_invalid_access_token_gets_one_refresh_and_retry(fake, make_connector, tmp_path) -> None:
     settings = oauth_settings(fake, tmp_path)
     store = FileTokenStore(settings["token_store_path"])
