@@ -35,7 +35,7 @@ from connectors.http import (
 
 CRM = "gohighlevel"
 
-# Where a private integration token is set: one account from variables, or several from a file.
+# Variables a private integration token is read from, for messages that ask for a new one.
 TOKEN_VARIABLE_HINT = (
     "LEADSCORE_GHL_TOKEN (or the variable named by token_env in the accounts file)"
 )
