@@ -37,6 +37,7 @@ import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
 from typing import Any, Literal
@@ -60,6 +61,18 @@ SECRET_ENV_SUFFIX = "_env"
 
 class SettingsError(ValueError):
     """Settings or the accounts file are invalid; the message names the value and the fix."""
+
+
+class NoAccountError(SettingsError):
+    """Neither the single-account variables nor an accounts file are set."""
+
+    fix = "set LEADSCORE_CRM and LEADSCORE_ACCOUNT_ID (and the token), or LEADSCORE_ACCOUNTS_FILE"
+
+
+class AccountNotFoundError(SettingsError):
+    """No enabled account matches the key, id or name given with --account."""
+
+    fix = "pass one of the listed account keys to --account"
 
 
 def _alert_settings() -> Any:
@@ -279,24 +292,25 @@ class Settings(BaseSettings):
     def account(
         self, name: str | None, environ: Mapping[str, str] | None = None
     ) -> AccountSettings:
-        """Return one account by key (`hubspot:123`), id or name; `None` needs exactly one."""
-        accounts = [account for account in self.accounts(environ) if account.enabled]
-        if name is None:
-            if len(accounts) == 1:
-                return accounts[0]
-            keys = ", ".join(account.key for account in accounts)
-            raise SettingsError(
-                f"{len(accounts)} accounts are configured ({keys}); choose one with --account"
-            )
-        for account in accounts:
-            if name in (account.key, account.id, account.name):
-                return account
-        keys = ", ".join(account.key for account in accounts) or "none"
-        raise SettingsError(f"account {name!r} not found; configured accounts: {keys}")
+        """Return one account by key (`hubspot:123`), id or name; `None` needs exactly one.
+
+        With an accounts file only the chosen account's secrets are read, so
+        another account's unset variable does not stop this one.
+        """
+        environ = os.environ if environ is None else environ
+        if self.accounts_file is not None:
+            entries = read_accounts_file(self.accounts_file)
+        else:
+            entries = [AccountEntry(account=self._single_account(), where="")]
+        enabled = [entry for entry in entries if entry.account.enabled]
+        chosen = _choose_account(enabled, name)
+        if self.accounts_file is None:
+            return chosen.account
+        return resolve_account_secrets(chosen, environ)
 
     def _single_account(self) -> AccountSettings:
         if self.crm is None:
-            raise SettingsError(
+            raise NoAccountError(
                 "no CRM account configured: set LEADSCORE_CRM (hubspot or gohighlevel), "
                 "LEADSCORE_ACCOUNT_ID and the token, or LEADSCORE_ACCOUNTS_FILE"
             )
@@ -325,8 +339,37 @@ class Settings(BaseSettings):
         )
 
 
+@dataclass(frozen=True, slots=True)
+class AccountEntry:
+    """An account read from the accounts file, before its secrets are resolved."""
+
+    account: AccountSettings
+    where: str
+
+
+def _choose_account(entries: list[AccountEntry], name: str | None) -> AccountEntry:
+    if name is None:
+        if len(entries) == 1:
+            return entries[0]
+        keys = ", ".join(entry.account.key for entry in entries)
+        raise SettingsError(
+            f"{len(entries)} accounts are configured ({keys}); choose one with --account"
+        )
+    for entry in entries:
+        account = entry.account
+        if name in (account.key, account.id, account.name):
+            return entry
+    keys = ", ".join(entry.account.key for entry in entries) or "none"
+    raise AccountNotFoundError(f"account {name!r} not found; configured accounts: {keys}")
+
+
 def load_accounts_file(path: Path, environ: Mapping[str, str]) -> list[AccountSettings]:
-    """Read the TOML accounts file; relative model paths are relative to the file."""
+    """Read the TOML accounts file and resolve every account's secrets."""
+    return [resolve_account_secrets(entry, environ) for entry in read_accounts_file(path)]
+
+
+def read_accounts_file(path: Path) -> list[AccountEntry]:
+    """Read and validate the TOML accounts file; relative model paths are relative to it."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -341,7 +384,7 @@ def load_accounts_file(path: Path, environ: Mapping[str, str]) -> list[AccountSe
     if not isinstance(entries, list) or not entries:
         raise SettingsError(f"accounts file {path} has no [[accounts]] entries")
 
-    accounts: list[AccountSettings] = []
+    accounts: list[AccountEntry] = []
     seen: set[str] = set()
     for position, entry in enumerate(entries, start=1):
         where = f"accounts file {path}, account #{position}"
@@ -361,27 +404,34 @@ def load_accounts_file(path: Path, environ: Mapping[str, str]) -> list[AccountSe
             raise SettingsError(f"{where} is listed twice")
         seen.add(account.key)
 
-        token: SecretStr | None = None
-        if account.token_env:
-            value = environ.get(account.token_env)
-            if not value:
-                raise SettingsError(
-                    f"{where}: environment variable {account.token_env} is not set or empty"
-                )
-            token = SecretStr(value)
-        elif "oauth_client_id" not in account.options:
-            raise SettingsError(
-                f"{where}: `token_env` is missing: set it to the name of the environment "
-                "variable that holds the token (or configure OAuth in [accounts.options])"
-            )
-        options = _resolve_secret_options(account.options, environ, where)
         model = account.model
         if model is not None and not model.is_absolute():
             model = path.parent / model
         accounts.append(
-            account.model_copy(update={"token": token, "options": options, "model": model})
+            AccountEntry(account=account.model_copy(update={"model": model}), where=where)
         )
     return accounts
+
+
+def resolve_account_secrets(entry: AccountEntry, environ: Mapping[str, str]) -> AccountSettings:
+    """Read the token and `*_env` options of one accounts-file account from `environ`."""
+    account = entry.account
+    where = entry.where
+    token: SecretStr | None = None
+    if account.token_env:
+        value = environ.get(account.token_env)
+        if not value:
+            raise SettingsError(
+                f"{where}: environment variable {account.token_env} is not set or empty"
+            )
+        token = SecretStr(value)
+    elif "oauth_client_id" not in account.options:
+        raise SettingsError(
+            f"{where}: `token_env` is missing: set it to the name of the environment "
+            "variable that holds the token (or configure OAuth in [accounts.options])"
+        )
+    options = _resolve_secret_options(account.options, environ, where)
+    return account.model_copy(update={"token": token, "options": options})
 
 
 def _resolve_secret_options(

@@ -393,3 +393,40 @@ def test_backfill_dry_run_reads_existing_store(env, fake, tmp_path):
     assert result.exit_code == 0, result.output
     assert "would write 3" in result.output
     assert store_file.stat().st_size == size_before
+
+
+def accounts_env(env: dict[str, str], tmp_path: Path, options: str = "") -> dict[str, str]:
+    """Point the env at an accounts file: the fake HubSpot portal and a GoHighLevel location."""
+    accounts_file = tmp_path / "accounts.toml"
+    accounts_file.write_text(
+        f'[[accounts]]\ncrm = "hubspot"\nid = "{PORTAL}"\nname = "Austin"\n'
+        f'token_env = "HS_TOKEN_AUSTIN"\nbase_url = "{env["LEADSCORE_CRM_BASE_URL"]}"\n'
+        f"{options}"
+        '[[accounts]]\ncrm = "gohighlevel"\nid = "loc-dallas"\ntoken_env = "GHL_TOKEN_DALLAS"\n',
+        encoding="utf-8",
+    )
+    return {
+        **env,
+        "LEADSCORE_CRM": "",
+        "LEADSCORE_ACCOUNTS_FILE": str(accounts_file),
+        "HS_TOKEN_AUSTIN": DEFAULT_TOKEN,
+    }
+
+
+def test_doctor_account_skips_other_secrets(env, tmp_path):
+    environ = accounts_env(env, tmp_path)
+    invoke(environ, "setup", "--account", "Austin")
+
+    result = invoke(environ, "doctor", "--account", "Austin")
+
+    assert result.exit_code == 0, result.output
+    assert "GHL_TOKEN_DALLAS" not in result.output
+
+
+def test_backfill_account_skips_other_secrets(env, tmp_path):
+    environ = accounts_env(env, tmp_path)
+
+    result = invoke(environ, "backfill", "--account", "Austin", "--dry-run")
+
+    assert result.exit_code == 0, result.output
+    assert "would write 5" in result.output

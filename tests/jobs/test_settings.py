@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.settings import Settings, SettingsError
+from jobs.settings import AccountNotFoundError, NoAccountError, Settings, SettingsError
 
 
 def make_settings(**values) -> Settings:
@@ -135,6 +135,36 @@ def test_account_selection_by_name_or_key(tmp_path):
         settings.account(None, environ)
     with pytest.raises(SettingsError, match="not found"):
         settings.account("Houston", environ)
+
+
+def test_chosen_account_ignores_other_secrets(tmp_path):
+    path = write_accounts(tmp_path, ACCOUNTS)
+    settings = make_settings(accounts_file=path)
+
+    austin = settings.account("Austin", {"HS_AUSTIN": "pat-a"})
+
+    assert austin.token.get_secret_value() == "pat-a"
+    with pytest.raises(SettingsError, match="GHL_DALLAS is not set"):
+        settings.account("loc-2", {"HS_AUSTIN": "pat-a"})
+
+
+@pytest.mark.parametrize(
+    ("values", "error_class", "fix"),
+    [
+        ({}, NoAccountError, "LEADSCORE_ACCOUNTS_FILE"),
+        (
+            {"crm": "hubspot", "account_id": "1", "hubspot_token": "x"},
+            AccountNotFoundError,
+            "--account",
+        ),
+    ],
+    ids=["no_account", "unknown_account"],
+)
+def test_account_errors_carry_their_fix(values, error_class, fix):
+    with pytest.raises(error_class) as caught:
+        make_settings(**values).account("Houston", {})
+
+    assert fix in caught.value.fix
 
 
 def test_token_hidden_in_repr():
