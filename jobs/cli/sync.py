@@ -468,7 +468,8 @@ def doctor_command(account: AccountOption = None) -> None:
         accounts = [settings.account(account)] if account else settings.accounts()
         _line(True, "settings", f"{len(accounts)} account(s) configured")
     except SettingsError as exc:
-        _line(False, "settings", str(exc), "set the variable or fix the file named above")
+        fix = getattr(exc, "fix", None) or "set the variable or fix the file named above"
+        _line(False, "settings", str(exc), fix)
         accounts = []
         failures += 1
 

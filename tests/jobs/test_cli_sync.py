@@ -106,6 +106,16 @@ def test_doctor_reports_missing_settings(env):
 
     assert result.exit_code == 1
     assert "no CRM account configured" in result.output
+    assert "fix: set LEADSCORE_CRM and LEADSCORE_ACCOUNT_ID" in result.output
+    assert "LEADSCORE_ACCOUNTS_FILE" in result.output.split("fix:")[1]
+
+
+def test_doctor_unknown_account_suggests_keys(env):
+    result = invoke(env, "doctor", "--account", "nosuch")
+
+    assert result.exit_code == 1
+    assert "account 'nosuch' not found; configured accounts: hubspot:62515" in result.output
+    assert "fix: pass one of the listed account keys to --account" in result.output
 
 
 def test_backfill_dry_run_prints_tiers_and_writes_nothing(env, fake, tmp_path):
