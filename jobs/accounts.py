@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib
 import threading
@@ -59,25 +60,25 @@ def connector_config(account: AccountSettings) -> Any:
     """Return the connector config (`HubSpotConfig` or `GoHighLevelConfig`) of the account."""
     options = {k: v for k, v in account.options.items() if k not in WORKER_OPTIONS}
     stage_ids = _stage_ids(account)
-    try:
-        if account.crm == "hubspot":
-            from connectors.hubspot.config import HubSpotConfig, PipelineMode
+    if account.crm == "hubspot":
+        from connectors.hubspot.config import HubSpotConfig, PipelineMode
 
-            values: dict[str, Any] = {
-                "portal_id": account.id,
-                "token": account.token,
-                "base_url": account.api_base_url,
-            }
-            if account.pipeline.pipeline_id:
-                values.update(
-                    pipeline_mode=PipelineMode.DEAL,
-                    deal_pipeline_id=account.pipeline.pipeline_id,
-                    deal_stage_ids=stage_ids,
-                )
-            return HubSpotConfig(**{**values, **options})
-
+        config_class: Any = HubSpotConfig
+        values: dict[str, Any] = {
+            "portal_id": account.id,
+            "token": account.token,
+            "base_url": account.api_base_url,
+        }
+        if account.pipeline.pipeline_id:
+            values.update(
+                pipeline_mode=PipelineMode.DEAL,
+                deal_pipeline_id=account.pipeline.pipeline_id,
+                deal_stage_ids=stage_ids,
+            )
+    else:
         from connectors.gohighlevel.config import GoHighLevelConfig
 
+        config_class = GoHighLevelConfig
         values = {
             "location_id": account.id,
             "token": account.token,
@@ -85,11 +86,37 @@ def connector_config(account: AccountSettings) -> Any:
         }
         if account.pipeline.pipeline_id:
             values.update(pipeline_id=account.pipeline.pipeline_id, stage_ids=stage_ids)
-        return GoHighLevelConfig(**{**values, **options})
+    try:
+        return config_class(**{**values, **options})
     except ValidationError as exc:
-        raise SettingsError(
-            f"account {account.key}: invalid connector settings: {validation_summary(exc)}"
-        ) from exc
+        raise _invalid_options_error(account, config_class, exc) from exc
+
+
+def _invalid_options_error(
+    account: AccountSettings, config_class: Any, exc: ValidationError
+) -> SettingsError:
+    """Build the error for invalid connector options, suggesting close names for unknown keys."""
+    error = SettingsError(f"{account.where}: invalid connector settings: {validation_summary(exc)}")
+    valid_names = [*config_class.model_fields, *WORKER_OPTIONS]
+    suggestions = []
+    for problem in exc.errors():
+        if problem["type"] != "extra_forbidden" or not problem["loc"]:
+            continue
+        unknown = str(problem["loc"][0])
+        close = difflib.get_close_matches(unknown, valid_names, n=1)
+        if close:
+            suggestions.append(f"rename {unknown} to {close[0]}")
+        else:
+            suggestions.append(f"remove {unknown}")
+    if account.from_accounts_file:
+        where = f"[accounts.options] of account {account.key}"
+    else:
+        where = "the LEADSCORE_ variables"
+    if suggestions:
+        error.fix = f"{'; '.join(suggestions)} in {where}"
+    else:
+        error.fix = f"fix the values named above in {where}"
+    return error
 
 
 def build_connector(account: AccountSettings, model: Any) -> CrmConnector:

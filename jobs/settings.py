@@ -43,7 +43,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pydantic_settings
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 CrmName = Literal["hubspot", "gohighlevel"]
@@ -61,6 +69,9 @@ SECRET_ENV_SUFFIX = "_env"
 
 class SettingsError(ValueError):
     """Settings or the accounts file are invalid; the message names the value and the fix."""
+
+    # A fix line for doctor, when it differs from the generic one.
+    fix: str | None = None
 
 
 class NoAccountError(SettingsError):
@@ -134,6 +145,8 @@ class AccountSettings(BaseModel):
         default_factory=dict, description="Extra connector settings, passed to its config class."
     )
     enabled: bool = Field(default=True, description="False skips the account in every job.")
+    # Set by the accounts file reader, so errors found later can name the file.
+    _source: str | None = PrivateAttr(default=None)
 
     @property
     def key(self) -> str:
@@ -143,6 +156,15 @@ class AccountSettings(BaseModel):
     @property
     def label(self) -> str:
         return self.name or self.key
+
+    @property
+    def from_accounts_file(self) -> bool:
+        return self._source is not None
+
+    @property
+    def where(self) -> str:
+        """Location for error messages: the accounts file and account key, or the key alone."""
+        return self._source or f"account {self.key}"
 
     @property
     def api_base_url(self) -> str:
@@ -407,9 +429,9 @@ def read_accounts_file(path: Path) -> list[AccountEntry]:
         model = account.model
         if model is not None and not model.is_absolute():
             model = path.parent / model
-        accounts.append(
-            AccountEntry(account=account.model_copy(update={"model": model}), where=where)
-        )
+        account = account.model_copy(update={"model": model})
+        account._source = where
+        accounts.append(AccountEntry(account=account, where=where))
     return accounts
 
 

@@ -487,7 +487,12 @@ def doctor_command(account: AccountOption = None) -> None:
         try:
             connector = build_connector(entry, model)
         except (SettingsError, ConnectorError, ValueError) as exc:
-            _line(False, "connector", str(exc), "fix the account's settings")
+            _line(
+                False,
+                "connector",
+                str(exc),
+                getattr(exc, "fix", None) or "fix the account's settings",
+            )
             failures += 1
             continue
         try:

@@ -105,6 +105,26 @@ def test_unknown_connector_option_names_account():
         connector_config(account)
 
 
+def test_option_typo_suggests_valid_key(tmp_path):
+    accounts_file = tmp_path / "accounts.toml"
+    accounts_file.write_text(
+        '[[accounts]]\ncrm = "gohighlevel"\nid = "loc1"\ntoken_env = "B"\n'
+        "[accounts.options]\nalert_tsk = true\nzzz_unknown = 1\n",
+        encoding="utf-8",
+    )
+    settings = Settings(_env_file=None, accounts_file=accounts_file)
+    account = settings.account("loc1", {"B": "pit-b"})
+
+    with pytest.raises(SettingsError) as caught:
+        connector_config(account)
+
+    assert f"accounts file {accounts_file}, account gohighlevel:loc1" in str(caught.value)
+    assert "alert_tsk: Extra inputs are not permitted" in str(caught.value)
+    assert "rename alert_tsk to alert_task" in caught.value.fix
+    assert "remove zzz_unknown" in caught.value.fix
+    assert "[accounts.options] of account gohighlevel:loc1" in caught.value.fix
+
+
 @pytest.mark.parametrize(
     ("account", "connector_class"),
     [(hubspot_account(), HubSpotConnector), (ghl_account(), GoHighLevelConnector)],

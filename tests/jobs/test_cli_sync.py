@@ -440,3 +440,13 @@ def test_backfill_account_skips_other_secrets(env, tmp_path):
 
     assert result.exit_code == 0, result.output
     assert "would write 5" in result.output
+
+
+def test_doctor_option_typo_names_file_and_key(env, tmp_path):
+    environ = accounts_env(env, tmp_path, options="[accounts.options]\noverlap_secnds = 60\n")
+
+    result = invoke(environ, "doctor", "--account", "Austin")
+
+    assert result.exit_code == 1
+    assert f"accounts file {tmp_path / 'accounts.toml'}" in result.output
+    assert "fix: rename overlap_secnds to overlap_seconds" in result.output
