@@ -62,7 +62,9 @@ def check_heartbeat(path: Path, *, max_age_seconds: float, now: datetime) -> Hea
         updated_at = datetime.fromisoformat(data["updated_at"])
     except FileNotFoundError:
         return HealthStatus(
-            False, f"heartbeat file {path} not found: the worker has not finished a sync cycle"
+            False,
+            f"heartbeat file {path} not found: the worker has not finished a successful "
+            "sync cycle",
         )
     except (ValueError, KeyError, TypeError) as exc:
         return HealthStatus(False, f"heartbeat file {path} is invalid: {exc}")

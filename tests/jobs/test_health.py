@@ -39,6 +39,7 @@ def test_missing_heartbeat_unhealthy(tmp_path):
 
     assert not status.ok
     assert "not found" in status.detail
+    assert "has not finished a successful sync cycle" in status.detail
 
 
 def test_corrupt_heartbeat_unhealthy(tmp_path):
