@@ -63,8 +63,7 @@ def check_heartbeat(path: Path, *, max_age_seconds: float, now: datetime) -> Hea
     except FileNotFoundError:
         return HealthStatus(
             False,
-            f"heartbeat file {path} not found: the worker has not finished a successful "
-            "sync cycle",
+            f"heartbeat file {path} not found: the worker has not finished a successful sync cycle",
         )
     except (ValueError, KeyError, TypeError) as exc:
         return HealthStatus(False, f"heartbeat file {path} is invalid: {exc}")
