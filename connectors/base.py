@@ -1,4 +1,4 @@
-"""What every connector exchanges with the jobs, and the protocols it satisfies.
+"""Data types every connector exchanges with the jobs, and the protocols it satisfies.
 
 A connector turns source records (CRM JSON or spreadsheet rows) into `Contact`
 objects, each wrapping a scoring `Lead` plus the person's contact details, and
@@ -30,14 +30,14 @@ class ActivityMode(StrEnum):
 
     # `lead.activities` is the full current picture (HubSpot counters): replace.
     SNAPSHOT = "snapshot"
-    # `lead.activities` holds only events new since the last pull (GoHighLevel
+    # `lead.activities` contains only events new since the last pull (GoHighLevel
     # messages): add them to the stored events, dropping exact duplicates.
     EVENTS = "events"
 
 
 @dataclass(frozen=True, slots=True)
 class WrittenScore:
-    """The score values a CRM record currently holds in the worker's own fields."""
+    """Score values currently stored in a CRM record's worker-owned fields."""
 
     score: int | None = None
     fit: int | None = None
@@ -48,7 +48,7 @@ class WrittenScore:
 
 @dataclass(frozen=True, slots=True)
 class Contact:
-    """One person as a source knows them: scoring facts plus contact details.
+    """One person as a source records them: scoring facts plus contact details.
 
     `facts_complete=False` means only `lead.id` and `lead.activities` are
     meaningful (an engagement-only update); answers, tags and attributes must
@@ -126,10 +126,11 @@ class ScoreWrite:
 
 @dataclass(frozen=True, slots=True)
 class WriteReport:
-    """What a batch write did: ids written, ids that failed with reasons.
+    """Result of a batch write: ids written, ids that failed with reasons.
 
-    `modified_at` holds the modification time the CRM gave each written record,
-    so the sync can recognise the echo of its own write in the next pull.
+    `modified_at` maps each written record id to the modification time the
+    CRM gave it, so the sync can recognise the echo of its own write in the
+    next pull.
     """
 
     written: tuple[str, ...] = ()
@@ -157,7 +158,7 @@ class StageResult:
 
 @dataclass(frozen=True, slots=True)
 class HotLeadAlert:
-    """What staff need to act on a hot lead, for every alert channel."""
+    """Details staff need to act on a hot lead, shared by every alert channel."""
 
     account: str
     contact_id: str
@@ -199,7 +200,7 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class SetupReport:
-    """What `setup` created, what already existed, and what the user must fix."""
+    """Outcome of `setup`: fields created, fields that already existed, and problems to fix."""
 
     created: tuple[str, ...] = ()
     existing: tuple[str, ...] = ()
@@ -217,7 +218,8 @@ class CheckResult:
     # False for a feature that works without this check: a failure is a warning
     # and does not fail doctor.
     required: bool = True
-    # The check did not run (an earlier check failed, or nothing needs it); `detail` says why.
+    # The check did not run because an earlier check failed or nothing needs it.
+    # `detail` gives the reason.
     skipped: bool = False
 
     @property

@@ -1,7 +1,7 @@
 """Typed, frozen facts about one lead: what the scoring engine reads.
 
 Connectors build `Lead` objects from CRM records or spreadsheet rows; the engine
-never sees CRM JSON. Answers keep the text the lead gave (parsing budget or
+never reads CRM JSON. Answers keep the text the lead gave (parsing budget or
 timeline text is the engine's job, so an unparseable answer is reported as
 unknown instead of being guessed at the boundary).
 """
